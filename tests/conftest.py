@@ -1,0 +1,56 @@
+"""Shared test fixtures: paths to the workspace's real data and reference outputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# ../shared sits beside the checkout (CI clones into a fresh folder with shared/ beside it).
+SHARED = Path(os.environ.get("TORCHREID_SHARED", REPO.parent / "shared"))
+REFERENCE = SHARED / "reference"
+DATA = SHARED / "data"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test (with a reason) when ``path`` is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} is not available (research data / reference outputs live in ../shared)")
+    return path
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    return require(REFERENCE)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return require(DATA)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests must never download: make any socket connection fail loudly."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guard(sock, address, *args, **kwargs):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is None or host in ("127.0.0.1", "localhost", "::1"):  # unix sockets and loopback are fine
+            return real_connect(sock, address, *args, **kwargs)
+        raise RuntimeError(f"network access attempted during tests: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", guard)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield

@@ -1,0 +1,75 @@
+"""Dataset registries.
+
+Dataset modules under ``image/`` and ``video/`` register themselves with :func:`register_image_dataset` /
+:func:`register_video_dataset` (usable as class decorators). They are imported on the first registry query.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from ...utils.registry import Registry
+
+__all__ = [
+    "IMAGE_DATASETS",
+    "VIDEO_DATASETS",
+    "init_image_dataset",
+    "init_video_dataset",
+    "register_image_dataset",
+    "register_video_dataset",
+]
+
+IMAGE_DATASETS: Registry[type] = Registry("image dataset")
+VIDEO_DATASETS: Registry[type] = Registry("video dataset")
+_LOADED: set[str] = set()
+
+
+def _load(subpackage: str) -> None:
+    if subpackage in _LOADED:
+        return
+    _LOADED.add(subpackage)
+    pkg = importlib.import_module(f"{__name__}.{subpackage}")
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{pkg.__name__}.{mod.name}")
+
+
+def _registrar(registry: Registry[type], subpackage: str):
+    def register(name: str, dataset: type | None = None, **kw: Any) -> Any:
+        """``register_x_dataset(name, cls)`` (original API) or ``@register_x_dataset(name)`` (decorator).
+
+        A duplicate name is a ValueError (user code registering over a built-in name must rename).
+        """
+        if dataset is not None:
+            _load(subpackage)  # so a user's name clashing with a built-in is detected now
+        return registry.register(name, dataset, **kw)
+
+    return register
+
+
+register_image_dataset = _registrar(IMAGE_DATASETS, "image")
+register_video_dataset = _registrar(VIDEO_DATASETS, "video")
+
+
+def image_dataset_names() -> list[str]:
+    _load("image")
+    return IMAGE_DATASETS.names()
+
+
+def video_dataset_names() -> list[str]:
+    _load("video")
+    return VIDEO_DATASETS.names()
+
+
+def init_image_dataset(name: str, **kwargs: Any):
+    """Instantiate the image dataset registered as ``name`` (unknown name → error listing valid names)."""
+    _load("image")
+    return IMAGE_DATASETS.get(name)(**kwargs)
+
+
+def init_video_dataset(name: str, **kwargs: Any):
+    """Instantiate the video dataset registered as ``name`` (unknown name → error listing valid names)."""
+    _load("video")
+    return VIDEO_DATASETS.get(name)(**kwargs)

@@ -1,0 +1,142 @@
+"""Model registry (timm-style): a decorator, per-model metadata and one factory.
+
+Each architecture module registers factory functions::
+
+    @register_model(feature_dim=512, weights="osnet_x1_0_imagenet.pth", source="...")
+    def osnet_x1_0(num_classes, loss="softmax", pretrained=True, **kwargs): ...
+
+Model modules in this package are imported on the first registry query, so ``import torchreid`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from ..utils.registry import Registry
+
+__all__ = [
+    "ModelInfo",
+    "build_model",
+    "get_model_info",
+    "is_model",
+    "list_models",
+    "register_model",
+    "show_avai_models",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Metadata of one registered model name."""
+
+    name: str
+    fn: Callable[..., nn.Module]
+    input_size: tuple[int, int, int] = (3, 256, 128)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    feature_dim: int | None = None
+    weights: str | None = None  # file name of the ImageNet-pretrained weights in the cache
+    sha256: str | None = None
+    url: str | None = None
+    source: str | None = None  # where the weights come from (torchvision, Google Drive, ...)
+    license: str | None = None
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_pretrained(self) -> bool:
+        return bool(self.weights or self.url or self.source == "torchvision")
+
+
+MODELS: Registry[ModelInfo] = Registry("model")
+_MODULES_LOADED = False
+
+# Modules of this package that are not architectures.
+_NON_MODEL_MODULES = {"registry", "heads", "pretrained", "common"}
+
+
+def _load_all() -> None:
+    """Import every architecture module of the package once, so that their decorators run."""
+    global _MODULES_LOADED
+    if _MODULES_LOADED:
+        return
+    _MODULES_LOADED = True
+    from . import __path__ as pkg_path
+
+    for mod in sorted(pkgutil.iter_modules(pkg_path), key=lambda m: m.name):
+        if mod.name not in _NON_MODEL_MODULES and not mod.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{mod.name}")
+
+
+def register_model(
+    fn: Callable[..., nn.Module] | None = None,
+    *,
+    name: str | None = None,
+    aliases: tuple[str, ...] = (),
+    **metadata: Any,
+) -> Any:
+    """Register a model factory; usable as ``@register_model`` or ``@register_model(feature_dim=512, ...)``."""
+
+    def _wrap(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        key = name or f.__name__
+        MODELS.register(key, ModelInfo(name=key, fn=f, aliases=tuple(aliases), **metadata), aliases=aliases)
+        return f
+
+    if fn is not None:
+        return _wrap(fn)
+    return _wrap
+
+
+def get_model_info(name: str) -> ModelInfo:
+    _load_all()
+    return MODELS.get(name)
+
+
+def is_model(name: str) -> bool:
+    _load_all()
+    return name in MODELS
+
+
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names matching the shell-style ``pattern``, in registration order.
+
+    With ``pretrained=True`` only those that have known pretrained weights.
+    """
+    _load_all()
+    names = [n for n in MODELS.names() if fnmatch.fnmatchcase(n, pattern)]
+    if pretrained:
+        names = [n for n in names if MODELS.get(n).has_pretrained]
+    return names
+
+
+def show_avai_models() -> None:
+    """Print the available model names (as the original did)."""
+    print(list_models())
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    loss: str = "softmax",
+    pretrained: bool = True,
+    use_gpu: bool = True,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build model ``name`` with a ``num_classes``-way classifier.
+
+    ``loss`` selects the training-mode output ('softmax' → logits, 'triplet' → (logits, features)).
+    ``pretrained`` loads ImageNet weights where the model has them. ``use_gpu`` is accepted for compatibility;
+    models are always built on the CPU (move them with ``.to(device)``).
+    """
+    _load_all()
+    info = MODELS.get(name)
+    return info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)

@@ -1,0 +1,226 @@
+"""Saving and loading checkpoints and pretrained weights.
+
+Checkpoint format (compatible with the original Torchreid): a dict with ``state_dict``, ``epoch``, ``rank1``,
+``optimizer`` and ``scheduler``; we also store ``rng_state`` and ``config`` so a resumed run continues
+identically. Files are written atomically (temporary file + ``os.replace``) so a crash never leaves a truncated
+checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+import tempfile
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "get_rng_state",
+    "load_checkpoint",
+    "load_pretrained_weights",
+    "resume_from_checkpoint",
+    "save_checkpoint",
+    "set_rng_state",
+]
+
+
+def _safe_globals() -> list[Any]:
+    """Types that checkpoints written by the original Torchreid contain besides tensors.
+
+    The original stored ``rank1`` as a NumPy scalar; ``torch.load(weights_only=True)`` rejects those on
+    torch >= 2.6 unless they are allow-listed. We allow exactly NumPy scalars/dtypes, nothing executable.
+    """
+    allowed: list[Any] = [np.dtype, np.ndarray]
+    core = getattr(np, "_core", None) or np.core  # NumPy 2 renamed numpy.core to numpy._core
+    for name in ("scalar", "_reconstruct"):
+        fn = getattr(core.multiarray, name, None)
+        if fn is not None:
+            allowed.append(fn)
+            # files pickled under NumPy 1.x name the old module path
+            allowed.append((fn, f"numpy.core.multiarray.{name}"))
+    for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"):
+        dtype_cls = getattr(np.dtypes, name, None)
+        if dtype_cls is not None:
+            allowed.append(dtype_cls)
+    return allowed
+
+
+def load_checkpoint(fpath: str | os.PathLike, weights_only: bool = True) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU.
+
+    ``weights_only=True`` (default) refuses arbitrary pickled code but still reads checkpoints written by the
+    original Torchreid (NumPy scalars are allow-listed). Pass ``weights_only=False`` only for files you trust.
+    """
+    path = Path(fpath).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint not found: '{path}'")
+    try:
+        if weights_only:
+            with torch.serialization.safe_globals(_safe_globals()):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except pickle.UnpicklingError as exc:
+        raise RuntimeError(
+            f"Could not load checkpoint '{path}' safely: {exc}\n"
+            "If you trust this file, load it with load_checkpoint(path, weights_only=False)."
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise RuntimeError(f"Checkpoint '{path}' is corrupt or not a PyTorch file: {exc}") from exc
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Snapshot of every RNG a training run consumes (Python, NumPy, torch CPU and CUDA)."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(np_state[1].copy()), "pos": int(np_state[2])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore a snapshot made by :func:`get_rng_state`."""
+    if "python" in state:
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+    if "numpy" in state:
+        keys = state["numpy"]["keys"]
+        keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+        np.random.set_state(("MT19937", keys.astype(np.uint32), int(state["numpy"]["pos"]), 0, 0.0))
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    state: dict[str, Any],
+    save_dir: str | os.PathLike,
+    is_best: bool = False,
+    remove_module_from_keys: bool = False,
+) -> str:
+    """Write ``state`` to ``save_dir/model.pth.tar-<epoch>`` atomically; return the path.
+
+    With ``is_best`` a copy is kept as ``model-best.pth.tar``. ``remove_module_from_keys`` strips the
+    ``module.`` prefix that (Distributed)DataParallel adds.
+    """
+    save_dir = Path(save_dir)
+    if remove_module_from_keys:
+        state = dict(state)
+        state["state_dict"] = _strip_module_prefix(state["state_dict"])
+    path = save_dir / f"model.pth.tar-{state['epoch']}"
+    _atomic_save(state, path)
+    print(f'Checkpoint saved to "{path}"')
+    if is_best:
+        best = save_dir / "model-best.pth.tar"
+        tmp = best.with_name(best.name + ".tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, best)
+    return str(path)
+
+
+def resume_from_checkpoint(
+    fpath: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+    restore_rng: bool = True,
+) -> int:
+    """Restore model/optimizer/scheduler (and RNG states when stored) and return the epoch to start from."""
+    print(f'Loading checkpoint from "{fpath}"')
+    checkpoint = load_checkpoint(fpath)
+    target = model.module if hasattr(model, "module") else model
+    target.load_state_dict(_strip_module_prefix(checkpoint["state_dict"]))
+    print("Loaded model weights")
+    if optimizer is not None and checkpoint.get("optimizer") is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        print("Loaded optimizer")
+    if scheduler is not None and checkpoint.get("scheduler") is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        print("Loaded scheduler")
+    if restore_rng and checkpoint.get("rng_state") is not None:
+        set_rng_state(checkpoint["rng_state"])
+    start_epoch = int(checkpoint["epoch"])
+    print(f"Last epoch = {start_epoch}")
+    if "rank1" in checkpoint:
+        print(f"Last rank1 = {float(checkpoint['rank1']):.1%}")
+    return start_epoch
+
+
+def _strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> OrderedDict:
+    out: OrderedDict = OrderedDict()
+    for k, v in state_dict.items():
+        out[k[7:] if k.startswith("module.") else k] = v
+    return out
+
+
+def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) -> dict[str, list[str]]:
+    """Load every weight of ``weight_path`` whose name and shape match ``model``; report the rest.
+
+    Accepts a checkpoint (``{'state_dict': ...}``) or a raw state dict, with or without ``module.`` prefixes.
+    Returns ``{'loaded': [...], 'skipped': [...], 'missing': [...]}``: ``skipped`` are keys of the file that
+    did not fit (unknown name or other shape, e.g. a classifier trained on another dataset), ``missing`` are
+    model keys the file did not provide.
+    """
+    checkpoint = load_checkpoint(weight_path)
+    state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"'{weight_path}' does not contain a state dict (found {type(state_dict).__name__})")
+    state_dict = _strip_module_prefix(state_dict)
+    target = model.module if hasattr(model, "module") else model
+    model_dict = target.state_dict()
+    matched: OrderedDict = OrderedDict()
+    skipped: list[str] = []
+    for k, v in state_dict.items():
+        if k in model_dict and isinstance(v, torch.Tensor) and model_dict[k].shape == v.shape:
+            matched[k] = v
+        else:
+            skipped.append(k)
+    missing = [k for k in model_dict if k not in matched]
+    if not matched:
+        raise RuntimeError(
+            f"None of the {len(state_dict)} weights in '{weight_path}' fit this {type(target).__name__} "
+            f"(e.g. file key {next(iter(state_dict), None)!r} vs model key {next(iter(model_dict), None)!r}). "
+            "Is it a checkpoint of another architecture?"
+        )
+    model_dict.update(matched)
+    target.load_state_dict(model_dict)
+    print(f'Successfully loaded pretrained weights from "{weight_path}"')
+    if skipped:
+        reasons = []
+        for k in skipped:
+            if k in model_dict:
+                reasons.append(f"{k} (shape {tuple(state_dict[k].shape)} vs {tuple(model_dict[k].shape)})")
+            else:
+                reasons.append(f"{k} (not in model)")
+        warnings.warn(
+            f"** {len(skipped)} keys of '{weight_path}' were skipped: {', '.join(reasons)}", stacklevel=2
+        )
+    return {"loaded": list(matched), "skipped": skipped, "missing": missing}
