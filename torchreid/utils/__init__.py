@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "FeatureExtractor": "feature_extractor",
     "visualize_ranked_results": "reidtools",
     "re_ranking": "rerank",
+    "write_html_report": "report",
     # registries
     "Registry": "registry",
     "RegistryKeyError": "registry",

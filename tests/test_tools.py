@@ -1,0 +1,112 @@
+"""tools/: ONNX export, activation maps, mean/std."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+
+import compute_mean_std  # noqa: E402
+import export  # noqa: E402
+import visualize_actmap  # noqa: E402
+
+from torchreid.models import build_model  # noqa: E402
+
+
+@pytest.fixture
+def osnet_ckpt(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("osnet_x0_25", num_classes=7, pretrained=False)
+    path = tmp_path / "model.pth.tar-1"
+    torch.save({"state_dict": model.state_dict(), "epoch": 1, "rank1": 0.5}, path)
+    return model.eval(), path
+
+
+def test_export_roundtrip_dynamic_batch(osnet_ckpt, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model, ckpt = osnet_ckpt
+    out = tmp_path / "sub" / "m.onnx"
+    assert export.main(["-m", "osnet_x0_25", "-w", str(ckpt), "-o", str(out), "--height", "64", "--width", "32"]) == 0
+    sess = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for bs in (1, 4):  # the batch axis is dynamic
+        x = torch.randn(bs, 3, 64, 32)
+        with torch.no_grad():
+            ref = model(x).numpy()
+        got = sess.run(None, {"images": x.numpy()})[0]
+        assert got.shape == (bs, 512)
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_export_rejects_checkpoint_of_another_architecture(osnet_ckpt, tmp_path, capsys):
+    _, ckpt = osnet_ckpt
+    rc = export.main(["-m", "osnet_x0_5", "-w", str(ckpt), "-o", str(tmp_path / "m.onnx")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "does not match architecture 'osnet_x0_5'" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_unwritable_output_folder(osnet_ckpt, tmp_path):
+    model, _ = osnet_ckpt
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match="output folder"):
+        export.export_onnx(model, blocker / "m.onnx", 64, 32)
+
+
+def test_actmap_writes_overlays(tmp_path):
+    from PIL import Image
+
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (64, 32, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    model = build_model("osnet_x0_25", num_classes=1, pretrained=False)
+    written = visualize_actmap.visualize_paths(model, paths, tmp_path / "out", height=64, width=32)
+    assert len(written) == 3
+    import cv2
+
+    pic = cv2.imread(str(written[0]))
+    assert pic.shape == (64, 3 * 32 + 2 * visualize_actmap.GRID_SPACING, 3)
+    heat = pic[:, 32 + visualize_actmap.GRID_SPACING : 64 + visualize_actmap.GRID_SPACING]
+    assert heat.std() > 5  # a real map, not a constant image
+
+
+def test_actmap_normalisation_peaks_where_activation_is():
+    fm = torch.zeros(1, 4, 8, 4)
+    fm[0, :, 2, 1] = 3.0
+    am = visualize_actmap.activation_maps(fm, 8, 4)
+    assert am.dtype == np.uint8
+    assert np.unravel_index(am[0].argmax(), am[0].shape) == (2, 1)
+    assert am[0].max() == 255
+
+
+def test_actmap_on_model_without_featuremaps_is_a_clear_error():
+    class NoMaps(torch.nn.Module):
+        def forward(self, x):
+            return x.mean((2, 3))
+
+    model = NoMaps()
+    with pytest.raises(ValueError, match="does not provide feature maps"):
+        visualize_actmap.feature_maps(model, torch.randn(1, 3, 64, 32))
+
+
+def test_mean_std_exact(tmp_path):
+    from PIL import Image
+
+    a = np.zeros((4, 2, 3), dtype=np.uint8)
+    b = np.full((4, 2, 3), 255, dtype=np.uint8)
+    b[..., 2] = 51
+    pa, pb = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(a).save(pa)
+    Image.fromarray(b).save(pb)
+    mean, std = compute_mean_std.mean_std([pa, pb], height=4, width=2)
+    np.testing.assert_allclose(mean, [0.5, 0.5, 0.1], atol=1e-9)
+    np.testing.assert_allclose(std, [0.5, 0.5, 0.1], atol=1e-9)
