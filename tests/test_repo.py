@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 
@@ -44,7 +43,9 @@ def test_dockerfile_is_valid():
 def test_import_is_lazy_and_fast():
     """``import torchreid`` must not import torch's heavy sub-packages or touch the network."""
     code = "import sys, torchreid; print('torchreid.models' in sys.modules, torchreid.__version__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0] == "False"
     assert re.fullmatch(r"\d+\.\d+\.\d+", out[1])
 

@@ -28,7 +28,9 @@ def problem(tmp_path):
     gallery = [(make(f"g{i}_{k}.png", i), i, 1) for i in range(6) for k in range(2)]
     q_pids = np.array([q[1] for q in query])
     g_pids = np.array([g[1] for g in gallery])
-    distmat = (q_pids[:, None] != g_pids[None]).astype(np.float32) + rng.random((6, 12)).astype(np.float32) * 0.1
+    distmat = (q_pids[:, None] != g_pids[None]).astype(np.float32) + rng.random((6, 12)).astype(
+        np.float32
+    ) * 0.1
     distmat[5] = rng.random(12)  # one bad query
     cmc = np.linspace(0.8, 1.0, 10)
     return tmp_path, query, gallery, distmat, cmc
@@ -36,7 +38,9 @@ def problem(tmp_path):
 
 def test_report_content_and_self_contained(problem):
     tmp_path, query, gallery, distmat, cmc = problem
-    out = write_html_report(tmp_path / "report.html", "toy", cmc, 0.75, distmat, query, gallery, mINP=0.5, topk=3)
+    out = write_html_report(
+        tmp_path / "report.html", "toy", cmc, 0.75, distmat, query, gallery, mINP=0.5, topk=3
+    )
     text = out.read_text()
     assert "mAP</th><td>75.0%" in text
     assert "mINP</th><td>50.0%" in text

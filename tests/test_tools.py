@@ -7,16 +7,15 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 
-import compute_mean_std  # noqa: E402
-import export  # noqa: E402
-import visualize_actmap  # noqa: E402
+import compute_mean_std
+import export
+import visualize_actmap
 
-from torchreid.models import build_model  # noqa: E402
+from torchreid.models import build_model
 
 
 @pytest.fixture
@@ -32,7 +31,10 @@ def test_export_roundtrip_dynamic_batch(osnet_ckpt, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     model, ckpt = osnet_ckpt
     out = tmp_path / "sub" / "m.onnx"
-    assert export.main(["-m", "osnet_x0_25", "-w", str(ckpt), "-o", str(out), "--height", "64", "--width", "32"]) == 0
+    assert (
+        export.main(["-m", "osnet_x0_25", "-w", str(ckpt), "-o", str(out), "--height", "64", "--width", "32"])
+        == 0
+    )
     sess = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     for bs in (1, 4):  # the batch axis is dynamic
         x = torch.randn(bs, 3, 64, 32)

@@ -5,7 +5,7 @@ Usage::
     python tools/compute_mean_std.py reid-data market1501
     python tools/compute_mean_std.py reid-data synthetic --height 128 --width 64
 
-Pixels are scaled to [0, 1] after resizing to ``--height`` × ``--width`` (PIL bilinear, as the transforms do);
+Pixels are scaled to [0, 1] after resizing to ``--height`` x ``--width`` (PIL bilinear, as the transforms do);
 the statistics are exact over all pixels (accumulated in float64).
 """
 
@@ -23,7 +23,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def mean_std(paths: Iterable[str | Path], height: int = 256, width: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def mean_std(
+    paths: Iterable[str | Path], height: int = 256, width: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation (RGB order) of the images, in [0, 1] units."""
     from torchreid.utils.tools import read_image
 
@@ -44,7 +46,9 @@ def mean_std(paths: Iterable[str | Path], height: int = 256, width: int = 128) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("root", help="dataset root folder, e.g. reid-data")
     parser.add_argument("dataset", help="registered image dataset name, e.g. market1501")
     parser.add_argument("--height", type=int, default=256)

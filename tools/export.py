@@ -5,7 +5,7 @@ Usage::
     python tools/export.py -m osnet_x1_0 -w log/osnet/model/model.pth.tar-150 -o osnet_x1_0.onnx
     python tools/export.py -m osnet_x0_25 -w weights.pth -o model.onnx --height 256 --width 128 --fp16
 
-The exported graph maps ``images`` (N×3×H×W, normalised like the training data) to ``features`` (N×D, the
+The exported graph maps ``images`` (Nx3xHxW, normalised like the training data) to ``features`` (NxD, the
 eval-mode output). After export the ONNX file is run with onnxruntime on random inputs of two batch sizes and the
 largest absolute difference to PyTorch is reported; the export fails when it exceeds ``--atol``.
 Run the file with :class:`torchreid.utils.onnx_extractor.OnnxFeatureExtractor`.
@@ -136,21 +136,29 @@ def verify_onnx(
         feed = x.numpy().astype(np.float16 if fp16 else np.float32)
         got = session.run(None, {"images": feed})[0].astype(np.float32)
         if got.shape != ref.shape:
-            raise RuntimeError(f"ONNX output shape {got.shape} differs from PyTorch {ref.shape} at batch {bs}")
+            raise RuntimeError(
+                f"ONNX output shape {got.shape} differs from PyTorch {ref.shape} at batch {bs}"
+            )
         worst = max(worst, float(np.abs(got - ref).max()))
     return worst
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-m", "--model-name", required=True, help="architecture, e.g. osnet_x1_0")
-    parser.add_argument("-w", "--weights", default=None, help="checkpoint or state dict (omit: random weights)")
+    parser.add_argument(
+        "-w", "--weights", default=None, help="checkpoint or state dict (omit: random weights)"
+    )
     parser.add_argument("-o", "--output", required=True, help="output .onnx file")
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--fp16", action="store_true", help="export half-precision weights and inputs")
-    parser.add_argument("--atol", type=float, default=None, help="max allowed |ONNX - PyTorch| (default 1e-3, fp16 0.05)")
+    parser.add_argument(
+        "--atol", type=float, default=None, help="max allowed |ONNX - PyTorch| (default 1e-3, fp16 0.05)"
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
     args = parser.parse_args(argv)
 

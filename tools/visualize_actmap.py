@@ -46,7 +46,9 @@ def feature_maps(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         ) from exc
     if not isinstance(out, torch.Tensor) or out.dim() != 4:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"{type(model).__name__} returned {shape} for return_featuremaps=True, not (B, C, h, w) maps")
+        raise ValueError(
+            f"{type(model).__name__} returned {shape} for return_featuremaps=True, not (B, C, h, w) maps"
+        )
     return out
 
 
@@ -77,7 +79,9 @@ def render(image_rgb: np.ndarray, amap: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def _load_images(paths: Iterable[str | Path], height: int, width: int) -> tuple[torch.Tensor, list[np.ndarray]]:
+def _load_images(
+    paths: Iterable[str | Path], height: int, width: int
+) -> tuple[torch.Tensor, list[np.ndarray]]:
     from PIL import Image
 
     tensors, raws = [], []
@@ -121,12 +125,16 @@ def visualize_paths(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-m", "--model", required=True, help="architecture, e.g. osnet_x1_0")
     parser.add_argument("-w", "--weights", default="", help="trained weights (checkpoint or state dict)")
     parser.add_argument("--images", nargs="*", default=None, help="image files (instead of a dataset)")
     parser.add_argument("--root", default="reid-data", help="dataset root (with -d)")
-    parser.add_argument("-d", "--dataset", default="market1501", help="dataset whose query/gallery to visualise")
+    parser.add_argument(
+        "-d", "--dataset", default="market1501", help="dataset whose query/gallery to visualise"
+    )
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--max-images", type=int, default=200, help="at most this many images per subset")

@@ -13,6 +13,7 @@ from .registry import (
     get_model_info,
     is_model,
     list_models,
+    model_factory,
     register_model,
     show_avai_models,
 )
@@ -24,6 +25,11 @@ __all__ = [
     "get_model_info",
     "is_model",
     "list_models",
+    "model_factory",
     "register_model",
     "show_avai_models",
 ]
+
+# The original exposed its name → factory dict as ``torchreid.models.__model_factory``; scripts that read it
+# (e.g. ``list(torchreid.models.__model_factory)``) keep working with this read-only view.
+globals()["__model_factory"] = model_factory

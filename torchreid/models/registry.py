@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "get_model_info",
     "is_model",
     "list_models",
+    "model_factory",
     "register_model",
     "show_avai_models",
 ]
@@ -58,6 +59,20 @@ class ModelInfo:
 
 
 MODELS: Registry[ModelInfo] = Registry("model")
+
+# The original factory's order (``show_avai_models`` printed it); names registered later follow in registration
+# order.
+ORIGINAL_ORDER: tuple[str, ...] = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+    "resnet50_fc512", "se_resnet50", "se_resnet50_fc512", "se_resnet101", "se_resnext50_32x4d",
+    "se_resnext101_32x4d", "densenet121", "densenet169", "densenet201", "densenet161", "densenet121_fc512",
+    "inceptionresnetv2", "inceptionv4", "xception", "resnet50_ibn_a", "resnet50_ibn_b", "nasnsetmobile",
+    "mobilenetv2_x1_0", "mobilenetv2_x1_4", "shufflenet", "squeezenet1_0", "squeezenet1_0_fc512",
+    "squeezenet1_1", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    "mudeep", "resnet50mid", "hacnn", "pcb_p6", "pcb_p4", "mlfn", "osnet_x1_0", "osnet_x0_75", "osnet_x0_5",
+    "osnet_x0_25", "osnet_ibn_x1_0", "osnet_ain_x1_0", "osnet_ain_x0_75", "osnet_ain_x0_5", "osnet_ain_x0_25",
+)  # fmt: skip
+_ORDER_INDEX = {n: i for i, n in enumerate(ORIGINAL_ORDER)}
 _MODULES_LOADED = False
 
 # Modules of this package that are not architectures.
@@ -107,12 +122,15 @@ def is_model(name: str) -> bool:
 
 
 def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
-    """Registered model names matching the shell-style ``pattern``, in registration order.
+    """Registered model names matching the shell-style ``pattern`` (the original's order first, then the rest
+    in registration order).
 
     With ``pretrained=True`` only those that have known pretrained weights.
     """
     _load_all()
-    names = [n for n in MODELS.names() if fnmatch.fnmatchcase(n, pattern)]
+    registered = MODELS.names()
+    names = sorted(registered, key=lambda n: (_ORDER_INDEX.get(n, len(_ORDER_INDEX)), registered.index(n)))
+    names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
     if pretrained:
         names = [n for n in names if MODELS.get(n).has_pretrained]
     return names
@@ -129,14 +147,50 @@ def build_model(
     loss: str = "softmax",
     pretrained: bool = True,
     use_gpu: bool = True,
+    head: str | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build model ``name`` with a ``num_classes``-way classifier.
 
     ``loss`` selects the training-mode output ('softmax' → logits, 'triplet' → (logits, features)).
-    ``pretrained`` loads ImageNet weights where the model has them. ``use_gpu`` is accepted for compatibility;
-    models are always built on the CPU (move them with ``.to(device)``).
+    ``pretrained`` loads ImageNet weights where the model has them (cache first, see
+    :mod:`torchreid.models.pretrained`). ``use_gpu`` is accepted for compatibility; models are always built on
+    the CPU (move them with ``.to(device)``), so nothing touches CUDA on a machine without one.
+
+    ``head='bnneck'`` replaces the model's pooling/fc/classifier with the BoT BNNeck head
+    (:mod:`torchreid.models.heads`); ``pooling='avg'|'max'|'gem'`` and ``neck_feat='after'|'before'`` configure
+    it, other keyword arguments (e.g. ``last_stride=1``) go to the backbone. Without ``head`` the model is
+    exactly the original architecture.
     """
     _load_all()
     info = MODELS.get(name)
-    return info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)
+    if head is None:
+        return info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)
+    from .heads import attach_head
+
+    head_kwargs = {k: kwargs.pop(k) for k in ("pooling", "neck_feat", "feature_channels", "p") if k in kwargs}
+    backbone = info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)
+    return attach_head(backbone, head, num_classes, loss=loss, input_size=info.input_size, **head_kwargs)
+
+
+class _ModelFactoryView(Mapping[str, Callable[..., nn.Module]]):
+    """Read-only ``name → factory`` mapping, like the original's ``torchreid.models.__model_factory``."""
+
+    def __getitem__(self, name: str) -> Callable[..., nn.Module]:
+        _load_all()
+        return MODELS.get(name).fn
+
+    def __iter__(self) -> Iterator[str]:
+        _load_all()
+        return iter(MODELS.names())
+
+    def __len__(self) -> int:
+        _load_all()
+        return len(MODELS.names())
+
+    def __contains__(self, name: object) -> bool:
+        _load_all()
+        return isinstance(name, str) and name in MODELS
+
+
+model_factory: Mapping[str, Callable[..., nn.Module]] = _ModelFactoryView()

@@ -189,7 +189,12 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
     did not fit (unknown name or other shape, e.g. a classifier trained on another dataset), ``missing`` are
     model keys the file did not provide.
     """
-    checkpoint = load_checkpoint(weight_path)
+    try:
+        checkpoint = load_checkpoint(weight_path)
+    except (FileNotFoundError, RuntimeError):
+        raise
+    except Exception as exc:  # the unpickler raises IndexError/ValueError/... on arbitrary bytes
+        raise RuntimeError(f"Checkpoint '{weight_path}' is corrupt or not a PyTorch file: {exc!r}") from exc
     state_dict = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
     if not isinstance(state_dict, dict):
         raise TypeError(f"'{weight_path}' does not contain a state dict (found {type(state_dict).__name__})")
@@ -204,11 +209,25 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
         else:
             skipped.append(k)
     missing = [k for k in model_dict if k not in matched]
-    if not matched:
+    # 0-d buffers (BatchNorm's num_batches_tracked) fit any model that has a BN of the same name, so they do not
+    # count as evidence that the file belongs to this architecture; neither does a lone classifier that happens to
+    # have the same size. A file of another architecture fits neither most of its own tensors nor most of the
+    # model's.
+    n_match = sum(1 for v in matched.values() if v.dim() > 0)
+    n_file = sum(1 for v in state_dict.values() if isinstance(v, torch.Tensor) and v.dim() > 0)
+    n_model = sum(1 for v in model_dict.values() if v.dim() > 0)
+    if n_match == 0 or (2 * n_match < n_file and 2 * n_match < n_model):
+        mismatched = [k for k in skipped if k in model_dict]
+        example = (
+            f"e.g. {mismatched[0]!r} has shape {tuple(state_dict[mismatched[0]].shape)} in the file but "
+            f"{tuple(model_dict[mismatched[0]].shape)} in the model"
+            if mismatched
+            else f"e.g. file key {next(iter(state_dict), None)!r} vs model key {next(iter(model_dict), None)!r}"
+        )
         raise RuntimeError(
-            f"None of the {len(state_dict)} weights in '{weight_path}' fit this {type(target).__name__} "
-            f"(e.g. file key {next(iter(state_dict), None)!r} vs model key {next(iter(model_dict), None)!r}). "
-            "Is it a checkpoint of another architecture?"
+            f"Only {n_match} of the {n_file} weight tensors in '{weight_path}' fit this {type(target).__name__} "
+            f"({n_model} tensors; {len(mismatched)} names match but with other shapes; {example}). "
+            "Is it a checkpoint of another architecture or width?"
         )
     model_dict.update(matched)
     target.load_state_dict(model_dict)
@@ -220,7 +239,9 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
                 reasons.append(f"{k} (shape {tuple(state_dict[k].shape)} vs {tuple(model_dict[k].shape)})")
             else:
                 reasons.append(f"{k} (not in model)")
+        more = f", ... and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         warnings.warn(
-            f"** {len(skipped)} keys of '{weight_path}' were skipped: {', '.join(reasons)}", stacklevel=2
+            f"** {len(skipped)} keys of '{weight_path}' were skipped: {', '.join(reasons[:10])}{more}",
+            stacklevel=2,
         )
     return {"loaded": list(matched), "skipped": skipped, "missing": missing}

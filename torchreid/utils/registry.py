@@ -38,7 +38,12 @@ class Registry(Generic[T]):
         self._aliases: dict[str, str] = {}
 
     def register(
-        self, name: str | None = None, obj: T | None = None, *, aliases: tuple[str, ...] = (), overwrite: bool = False
+        self,
+        name: str | None = None,
+        obj: T | None = None,
+        *,
+        aliases: tuple[str, ...] = (),
+        overwrite: bool = False,
     ) -> Any:
         """Register ``obj`` under ``name``; without ``obj`` it returns a decorator.
 

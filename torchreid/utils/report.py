@@ -66,10 +66,14 @@ def _query_rows(
         qpath, qpid, qcam = query[qi][0], query[qi][1], query[qi][2]
         order = np.argsort(distmat[qi], kind="stable")
         keep = order[~((g_pids[order] == qpid) & (g_cams[order] == qcam))][:topk]
-        cells = [f'<td class="q"><img src="{_thumbnail(_first(qpath), None)}" alt="query {qi}"><br>q{qi}</td>']
+        cells = [
+            f'<td class="q"><img src="{_thumbnail(_first(qpath), None)}" alt="query {qi}"><br>q{qi}</td>'
+        ]
         for rank, gi in enumerate(keep, 1):
             ok = bool(g_pids[gi] == qpid)
-            cells.append(f'<td><img src="{_thumbnail(_first(gallery[gi][0]), ok)}" alt="rank {rank}"><br>{rank}</td>')
+            cells.append(
+                f'<td><img src="{_thumbnail(_first(gallery[gi][0]), ok)}" alt="rank {rank}"><br>{rank}</td>'
+            )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return rows
 
@@ -94,7 +98,7 @@ def write_html_report(
 ) -> Path:
     """Write the report to ``save_path`` (an ``.html`` file) and return its path.
 
-    ``query``/``gallery`` are dataset records ``(path, pid, camid, ...)``; ``distmat`` is the query × gallery
+    ``query``/``gallery`` are dataset records ``(path, pid, camid, ...)``; ``distmat`` is the query x gallery
     distance matrix used for ``cmc``/``mAP``. Best/worst queries are chosen by the rank of their first true match.
     """
     save_path = Path(save_path)

@@ -1,0 +1,343 @@
+"""Training-step accelerator (AMP, channels_last, compile, clipping), GPU transforms and the prefetcher, on CPU."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from torchreid.data import gpu_transforms as gt
+from torchreid.data.prefetch import DevicePrefetcher
+from torchreid.engine.accel import NonFiniteLossError, StepAccelerator, normalize_amp, normalize_compile
+
+
+class TinyNet(nn.Module):
+    def __init__(self, num_classes: int = 5) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def _batch(seed: int = 0, b: int = 8):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, 3, 16, 8, generator=g), torch.randint(0, 5, (b,), generator=g)
+
+
+def _setup(seed: int = 0):
+    torch.manual_seed(seed)
+    model = TinyNet()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    return model, opt
+
+
+def _plain_steps(model, opt, n=3):
+    losses = []
+    for i in range(n):
+        x, y = _batch(i)
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _accel_steps(accel, model, opt, n=3):
+    model = accel.prepare_model(model)
+    losses = []
+    for i in range(n):
+        x, y = _batch(i)
+        x = accel.prepare_inputs(x)
+        with accel.autocast():
+            loss = nn.functional.cross_entropy(model(x), y)
+        accel.backward_and_step(loss, opt, model.parameters())
+        losses.append(loss.item())
+    return losses
+
+
+def test_amp_off_is_bit_identical_to_plain_step():
+    m1, o1 = _setup()
+    m2, o2 = _setup()
+    accel = StepAccelerator(amp="off", device="cpu")
+    assert not accel.enabled
+    l1 = _plain_steps(m1, o1)
+    l2 = _accel_steps(accel, m2, o2)
+    assert l1 == l2
+    for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_bf16_runs_on_cpu():
+    model, opt = _setup()
+    accel = StepAccelerator(amp="bf16", device="cpu")
+    assert accel.amp == "bf16" and accel.scaler is None
+    with accel.autocast():
+        out = model(_batch()[0])
+    assert out.dtype == torch.bfloat16
+    losses = _accel_steps(accel, model, opt, n=4)
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_fp16_without_cuda_warns_and_falls_back(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match="fp16"):
+        accel = StepAccelerator(amp="fp16")
+    assert accel.amp == "off" and accel.scaler is None and accel.device.type == "cpu"
+
+
+def test_normalizers_reject_bad_values():
+    assert normalize_amp(None) == "off" and normalize_amp("BF16") == "bf16"
+    assert normalize_compile(True) == "default" and normalize_compile("") == ""
+    assert normalize_compile(False) == "" and normalize_compile("reduce-overhead") == "reduce-overhead"
+    with pytest.raises(ValueError, match=r"train\.amp"):
+        normalize_amp("int8")
+    with pytest.raises(ValueError, match=r"train\.compile"):
+        normalize_compile("fastest")
+
+
+def test_channels_last_matches_within_tolerance():
+    m1, o1 = _setup()
+    m2, o2 = _setup()
+    l1 = _accel_steps(StepAccelerator(device="cpu"), m1, o1)
+    accel = StepAccelerator(channels_last=True, device="cpu")
+    x = accel.prepare_inputs(_batch()[0])
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    l2 = _accel_steps(accel, m2, o2)
+    assert m2.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert l1 == pytest.approx(l2, rel=1e-5, abs=1e-6)
+
+
+def test_clip_grad_norm_bounds_the_norm():
+    model, opt = _setup()
+    accel = StepAccelerator(clip_grad_norm=0.05, device="cpu")
+    x, y = _batch()
+    loss = nn.functional.cross_entropy(model(x) * 100, y)  # large gradients
+    opt.zero_grad()
+    accel.backward(loss)
+    accel.step(opt, model.parameters())
+    assert float(accel.last_grad_norm) > 0.05  # the norm before clipping
+    # after clipping (gradients are kept after the step) the norm is bounded
+    total = torch.norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert float(total) <= 0.05 * (1 + 1e-4)
+
+
+def test_nan_loss_stops_with_step_and_hint():
+    model, opt = _setup()
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    accel = StepAccelerator(device="cpu")
+    x, y = _batch()
+    loss = nn.functional.cross_entropy(model(x), y) * float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"epoch 3 batch 7.*lower train.lr"):
+        accel.backward_and_step(loss, opt, where="epoch 3 batch 7")
+    for k, v in model.named_parameters():
+        assert torch.equal(v, before[k]), f"{k} was updated by a NaN step"
+
+
+def test_compile_path_runs_with_eager_backend():
+    model, opt = _setup()
+    accel = StepAccelerator(compile="default", compile_backend="eager", device="cpu")
+    losses = _accel_steps(accel, model, opt, n=2)
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_prepare_optimizer_is_noop_on_cpu_and_default_path():
+    _, opt = _setup()
+    StepAccelerator(device="cpu").prepare_optimizer(opt)
+    assert not opt.param_groups[0].get("fused")
+
+
+# ---------------------------------------------------------------------------------------------- GPU transforms
+def _ramp(b=6, h=16, w=8):
+    x = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w).expand(b, 3, h, w).clone()
+    return x + torch.arange(b, dtype=torch.float32).view(b, 1, 1, 1) * 100
+
+
+def test_random_flip_flips_whole_images():
+    torch.manual_seed(0)
+    x = _ramp(b=64)
+    out = gt.random_flip(x)
+    flipped = torch.tensor([torch.equal(o, xi.flip(-1)) for o, xi in zip(out, x)])
+    same = torch.tensor([torch.equal(o, xi) for o, xi in zip(out, x)])
+    assert bool((flipped | same).all())
+    assert 10 < int(flipped.sum()) < 54  # p = 0.5
+    assert torch.equal(gt.random_flip(x, p=0.0), x)
+    assert torch.equal(gt.random_flip(x, p=1.0), x.flip(-1))
+
+
+def test_random_crop_shapes_dtype_and_content():
+    torch.manual_seed(0)
+    x = (torch.rand(32, 3, 32, 16) * 255).to(torch.uint8)
+    out = gt.random_crop(x)
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    kept = [torch.equal(o, xi) for o, xi in zip(out, x)]
+    assert 4 < sum(kept) < 28
+    # p=1: each output is a window of the 1.125x bilinear enlargement
+    xf = torch.rand(4, 3, 32, 16)
+    out = gt.random_crop(xf, p=1.0)
+    big = torch.nn.functional.interpolate(xf, size=(36, 18), mode="bilinear", align_corners=False)
+    for o, bg in zip(out, big):
+        found = any(
+            torch.allclose(o, bg[:, i : i + 32, j : j + 16]) for i in range(0, 5) for j in range(0, 3)
+        )
+        assert found
+
+
+def test_normalize_and_random_erase():
+    x = torch.full((16, 3, 32, 16), 255, dtype=torch.uint8)
+    y = gt.to_float_normalized(x, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert y.dtype == torch.float32 and torch.allclose(y, torch.ones_like(y))
+    torch.manual_seed(0)
+    fill = (0.485, 0.456, 0.406)
+    z = gt.random_erase(y, p=1.0, fill=fill)
+    assert z.shape == y.shape
+    for img in z:
+        erased = img[0] != 1.0
+        assert erased.any()
+        frac = erased.float().mean().item()
+        assert 0.02 * 0.5 <= frac <= 0.4 * 1.5
+        rows, cols = erased.nonzero(as_tuple=True)
+        rect = erased[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert rect.all()  # one rectangle
+        for c in range(3):
+            assert torch.allclose(img[c][erased], torch.tensor(fill[c]))
+    assert torch.equal(gt.random_erase(y, p=0.0), y)
+
+
+def test_gpu_augment_module_and_split():
+    cpu, dev = gt.split_transforms(["random_flip", "color_jitter", "random_erase", "random_crop"])
+    assert cpu == ["color_jitter"] and dev == ["random_flip", "random_erase", "random_crop"]
+    aug = gt.GPUAugment(
+        ["random_flip", "random_crop", "random_erase"], norm_mean=[0.5] * 3, norm_std=[0.25] * 3
+    )
+    x = (torch.rand(8, 3, 32, 16) * 255).to(torch.uint8)
+    out = aug(x)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    test_aug = gt.GPUAugment(["random_flip"], train=False)
+    assert torch.allclose(test_aug(x), gt.to_float_normalized(x))
+    clip = (torch.rand(2, 4, 3, 32, 16) * 255).to(torch.uint8)
+    assert aug(clip).shape == clip.shape
+
+
+# ---------------------------------------------------------------------------------------------- prefetcher
+def test_prefetcher_passthrough_on_cpu():
+    data = [{"img": torch.rand(4, 3, 8, 4), "pid": torch.arange(4), "impath": ["a"] * 4} for _ in range(3)]
+    pf = DevicePrefetcher(data, device="cpu")
+    out = list(pf)
+    assert len(pf) == 3 and len(out) == 3
+    for a, b in zip(out, data):
+        assert a["img"] is b["img"] and a["impath"] == b["impath"]
+    pf = DevicePrefetcher(data, device=None, transform=lambda t: t * 0, channels_last=True)
+    out = list(pf)
+    assert float(out[0]["img"].abs().sum()) == 0
+    assert out[0]["img"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out[1]["pid"], data[1]["pid"])
+    # tuple batches: the transform applies to element 0
+    out = list(DevicePrefetcher([(torch.ones(2, 3, 4, 4), torch.tensor([1, 2]))], transform=lambda t: t + 1))
+    assert float(out[0][0].min()) == 2 and out[0][1].tolist() == [1, 2]
+
+
+def test_prefetcher_forwards_loader_attributes():
+    loader = torch.utils.data.DataLoader(list(range(10)), batch_size=5)
+    pf = DevicePrefetcher(loader)
+    assert pf.batch_size == 5 and pf.dataset is loader.dataset
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [b.tolist() for b in pf] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+
+
+def test_build_gpu_augment_splits_pipeline_and_matches_cpu_normalisation():
+    import numpy as np
+    from PIL import Image
+
+    from torchreid.data.transforms import build_transforms
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 20, 3), dtype=np.uint8))
+    worker, device = gt.build_gpu_augment(32, 16, ["random_flip", "color_jitter", "random_erase"])
+    t = worker(img)
+    assert t.dtype == torch.uint8 and t.shape == (3, 32, 16)
+    assert device.ops == ["random_flip", "random_erase"]
+    assert "ColorJitter" in repr(worker)
+    # without augmentation the device path reproduces the CPU pipeline (Resize -> ToTensor -> Normalize)
+    worker, device = gt.build_gpu_augment(32, 16, [])
+    _, test_tf = build_transforms(32, 16, transforms=[])
+    assert torch.allclose(device(worker(img)[None])[0], test_tf(img), atol=1e-6)
+    with pytest.raises(KeyError, match="random_flop"):
+        gt.build_gpu_augment(32, 16, ["random_flop"])
+
+
+# ---------------------------------------------------------------------------------------------- CUDA only
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _cuda_setup():
+    torch.manual_seed(0)
+    model = TinyNet().cuda()
+    return model, torch.optim.Adam(model.parameters(), lr=1e-2, amsgrad=True)
+
+
+def _cuda_steps(accel, model, opt, n=5):
+    model = accel.prepare_model(model)
+    opt = accel.prepare_optimizer(opt)
+    losses = []
+    for i in range(n):
+        x, y = _batch(i, b=16)
+        accel.mark_step_begin()
+        x = accel.prepare_inputs(x.cuda())
+        with accel.autocast():
+            loss = nn.functional.cross_entropy(model(x), y.cuda())
+        accel.backward_and_step(loss, opt)
+        losses.append(loss.item())
+    return losses, opt
+
+
+@cuda
+@pytest.mark.parametrize("amp", ["fp16", "bf16"])
+def test_cuda_amp_trains_close_to_fp32(amp):
+    ref, _ = _cuda_steps(StepAccelerator(device="cuda"), *_cuda_setup())
+    accel = StepAccelerator(amp=amp, channels_last=True, device="cuda")
+    assert (accel.scaler is not None) == (amp == "fp16")
+    losses, opt = _cuda_steps(accel, *_cuda_setup())
+    assert opt.param_groups[0]["fused"] is True  # fast path switches to the fused optimiser
+    assert losses == pytest.approx(ref, rel=0.05, abs=0.05)
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_cuda_compiled_step(mode):
+    ref, _ = _cuda_steps(StepAccelerator(device="cuda"), *_cuda_setup())
+    losses, _ = _cuda_steps(StepAccelerator(amp="bf16", compile=mode, device="cuda"), *_cuda_setup())
+    assert losses == pytest.approx(ref, rel=0.05, abs=0.05)
+
+
+@cuda
+def test_cuda_prefetcher_side_stream_matches_loader():
+    data = [
+        {"img": (torch.rand(8, 3, 16, 8) * 255).to(torch.uint8), "pid": torch.arange(8)} for _ in range(6)
+    ]
+    data = [{k: v.pin_memory() for k, v in d.items()} for d in data]
+    aug = gt.GPUAugment([], norm_mean=(0.5,) * 3, norm_std=(0.5,) * 3)  # deterministic: only normalisation
+    pf = DevicePrefetcher(data, device="cuda", transform=aug, channels_last=True)
+    assert pf.uses_side_stream
+    for got, ref in zip(pf, data):
+        assert got["img"].is_cuda and got["img"].is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(
+            got["img"].cpu(), gt.to_float_normalized(ref["img"], (0.5,) * 3, (0.5,) * 3)
+        )
+        assert torch.equal(got["pid"].cpu(), ref["pid"])
+
+
+@cuda
+def test_cuda_gpu_augment_semantics():
+    torch.manual_seed(0)
+    x = (torch.rand(64, 3, 32, 16) * 255).to(torch.uint8).cuda()
+    out = gt.GPUAugment(["random_flip", "random_crop", "random_erase"])(x)
+    assert out.is_cuda and out.shape == x.shape and out.dtype == torch.float32
+    flipped = gt.random_flip(x.float(), p=1.0)
+    assert torch.equal(flipped, x.float().flip(-1))

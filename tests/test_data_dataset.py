@@ -1,0 +1,285 @@
+"""Dataset base classes: records, counts, modes, combine_all, sums, summaries, errors, image/video items."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from torchreid.data import Dataset, ImageDataset, VideoDataset, init_image_dataset, register_image_dataset
+from torchreid.data.datasets import IMAGE_DATASETS
+from torchreid.utils.tools import read_image
+
+
+def _img(path, color=(10, 20, 30), size=(8, 16)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.new("RGB", size, color).save(path)
+    return str(path)
+
+
+def _toy(tmp_path, **kw):
+    a = _img(tmp_path / "a.jpg")
+    b = _img(tmp_path / "b.png", (200, 0, 0))
+    train = [(a, 0, 0), (b, 1, 1), (a, 1, 0)]
+    query = [(a, 10, 0)]
+    gallery = [(b, 10, 1), (a, 11, 1), (b, 0, 0)]
+    return ImageDataset(train, query, gallery, verbose=False, **kw)
+
+
+def test_records_padded_and_counted(tmp_path):
+    ds = _toy(tmp_path)
+    assert all(len(r) == 4 and r[3] == 0 for r in ds.train + ds.query + ds.gallery)
+    assert (ds.num_train_pids, ds.num_train_cams, ds.num_datasets) == (2, 2, 1)
+    assert len(ds) == 3
+    assert Dataset.get_num_pids(ds.gallery) == 3 and Dataset.get_num_cams(ds.gallery) == 2
+
+
+@pytest.mark.parametrize("mode,n", [("train", 3), ("query", 1), ("gallery", 3)])
+def test_modes(tmp_path, mode, n):
+    assert len(_toy(tmp_path, mode=mode)) == n
+
+
+def test_bad_mode(tmp_path):
+    with pytest.raises(ValueError, match="train \\| query \\| gallery"):
+        _toy(tmp_path, mode="val")
+
+
+def test_combine_all_skips_junk_and_offsets(tmp_path):
+    class Junky(ImageDataset):
+        _junk_pids = [0]
+
+    a = _img(tmp_path / "a.jpg")
+    ds = Junky([(a, 0, 0), (a, 1, 0)], [(a, 7, 0), (a, 5, 0)], [(a, 5, 1), (a, 7, 1), (a, 0, 1)],
+               combineall=True, verbose=False)  # fmt: skip
+    assert ds.num_train_pids == 4
+    added = ds.train[2:]
+    assert len(added) == 4  # the pid-0 distractor is left out
+    # test pids sorted (5 → 2, 7 → 3) and shared by query and gallery
+    assert [r[1] for r in added] == [3, 2, 2, 3]
+
+
+def test_train_only_skips_combine(tmp_path):
+    class TrainOnly(ImageDataset):
+        _train_only = True
+
+    a = _img(tmp_path / "a.jpg")
+    ds = TrainOnly([(a, 0, 0)], [(a, 3, 0)], [(a, 3, 1)], combineall=True, verbose=False)
+    assert len(ds.train) == 1
+
+
+def test_sum_offsets_and_keeps_k_tfm(tmp_path):
+    a = _img(tmp_path / "a.jpg")
+    d1 = ImageDataset([(a, 0, 0), (a, 1, 1)], [(a, 9, 0)], [(a, 9, 1)], k_tfm=3, verbose=False,
+                      transform=lambda im: torch.zeros(1))  # fmt: skip
+    d2 = ImageDataset([(a, 0, 0), (a, 1, 0), (a, 2, 2)], [(a, 9, 0)], [(a, 9, 1)], verbose=False)
+    d3 = ImageDataset([(a, 0, 5)], [(a, 9, 0)], [(a, 9, 1)], verbose=False)
+    total = sum([d1, d2, d3])
+    assert isinstance(total, ImageDataset)
+    assert total.k_tfm == 3
+    assert total.num_train_pids == 2 + 3 + 1
+    assert total.num_datasets == 3
+    assert total.train[2:5] == [(a, 2, 2, 1), (a, 3, 2, 1), (a, 4, 4, 1)]
+    # offsets accumulate: pid 0+5, cam 5+4 (d1+d2 have 4 cams), dsetid 2
+    assert total.train[5] == (a, 5, 9, 2)
+    assert total.query == d1.query and total.gallery == d1.gallery
+    item = total[0]
+    assert isinstance(item["img"], list) and len(item["img"]) == 3
+    assert sum([d1]) is d1
+
+
+def test_getitem_dict_and_k_tfm(tmp_path):
+    ds = _toy(tmp_path, transform=lambda im: torch.as_tensor(np.array(im)).float())
+    item = ds[1]
+    assert set(item) == {"img", "pid", "camid", "impath", "dsetid"}
+    assert item["pid"] == 1 and item["camid"] == 1 and item["dsetid"] == 0
+    assert item["impath"].endswith("b.png") and item["img"].shape == (16, 8, 3)
+    calls = []
+    ds2 = _toy(tmp_path, k_tfm=4, transform=lambda im: calls.append(1) or torch.rand(3))
+    img = ds2[0]["img"]
+    assert isinstance(img, list) and len(img) == 4 and len(calls) == 4
+    assert not torch.equal(img[0], img[1])  # independent draws
+    with pytest.raises(ValueError, match="k_tfm"):
+        _toy(tmp_path, k_tfm=0)
+
+
+def test_missing_and_corrupt_images_name_the_file(tmp_path):
+    missing = str(tmp_path / "nope.jpg")
+    ds = ImageDataset([(missing, 0, 0)], [], [], verbose=False)
+    with pytest.raises(FileNotFoundError, match=r"nope\.jpg"):
+        ds[0]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    ds = ImageDataset([(str(bad), 0, 0)], [], [], verbose=False)
+    with pytest.raises(OSError, match=r"bad\.jpg"):
+        ds[0]
+    truncated = tmp_path / "trunc.png"
+    good = _img(tmp_path / "good.png", size=(64, 64))
+    truncated.write_bytes(Path(good).read_bytes()[:60])
+    with pytest.raises(OSError, match=r"trunc\.png"):
+        read_image(str(truncated))
+
+
+def test_summary_table(tmp_path, capsys):
+    ds = _toy(tmp_path)
+    ds.show_summary()
+    out = capsys.readouterr().out
+    assert "subset   | # ids | # images | # cameras" in out
+    assert "train    |     2 |        3 |         2" in out
+    assert "gallery  |     3 |        3 |         2" in out
+
+
+def test_check_before_run_message(tmp_path):
+    class MyData(ImageDataset):
+        """My data.
+
+        <root>/mydata/images/*.jpg
+        """
+
+        dataset_url = None
+
+    ds = _toy(tmp_path)
+    ds.__class__ = MyData
+    with pytest.raises(FileNotFoundError) as info:
+        ds.check_before_run([str(tmp_path), str(tmp_path / "mydata" / "images")])
+    msg = str(info.value)
+    assert str(tmp_path / "mydata" / "images") in msg
+    assert "<root>/mydata/images/*.jpg" in msg  # layout from the docstring
+    assert "cannot be downloaded automatically" in msg
+
+
+def test_download_only_when_absent(tmp_path, monkeypatch):
+    import torchreid.data.datasets.download as dl
+
+    calls = []
+    monkeypatch.setattr(dl, "download_and_extract", lambda url, d: calls.append((url, d)) or os.makedirs(d))
+    ds = _toy(tmp_path)
+    ds.download_dataset(str(tmp_path), "http://example.invalid/x.zip")  # exists → nothing
+    assert calls == []
+    target = tmp_path / "newdata"
+    ds.download_dataset(str(target), "http://example.invalid/x.zip")
+    assert calls == [("http://example.invalid/x.zip", str(target) + ".download")]
+    assert target.is_dir()
+    with pytest.raises(FileNotFoundError, match="cannot be downloaded automatically"):
+        ds.download_dataset(str(tmp_path / "other"), None)
+
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    import torchreid.data.datasets.download as dl
+
+    def fail(url, d):
+        raise dl.DownloadError("no network")
+
+    monkeypatch.setattr(dl, "download_and_extract", fail)
+    ds = _toy(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no network"):
+        ds.download_dataset(str(tmp_path / "x"), "http://example.invalid/x.zip")
+    assert not (tmp_path / "x").exists()
+
+
+def test_registry_decorator_and_unknown_names(tmp_path):
+    @register_image_dataset("toy_for_test_data_dataset")
+    class Toy(ImageDataset):
+        def __init__(self, root="", **kwargs):
+            a = _img(os.path.join(root, "toy", "a.jpg"))
+            super().__init__([(a, 0, 0)], [(a, 1, 0)], [(a, 1, 1)], **kwargs)
+
+    try:
+        ds = init_image_dataset("toy_for_test_data_dataset", root=str(tmp_path), verbose=False)
+        assert ds.num_train_pids == 1
+        with pytest.raises(ValueError, match="already registered"):
+            register_image_dataset("toy_for_test_data_dataset", Toy)
+        with pytest.raises(ValueError) as info:
+            init_image_dataset("market1502")
+        assert "market1501" in str(info.value) and "synthetic" in str(info.value)
+    finally:
+        IMAGE_DATASETS._items.pop("toy_for_test_data_dataset", None)
+
+
+# ------------------------------------------------------------------------------------------------------ video
+
+
+def _video(tmp_path, n_frames, **kw):
+    frames = tuple(_img(tmp_path / f"f{i:02d}.png", (i * 10, 0, 0)) for i in range(n_frames))
+    tf = lambda im: torch.full((1, 2, 2), float(np.asarray(im)[0, 0, 0]))  # noqa: E731 - frame id from colour
+    return VideoDataset(
+        [(frames, 0, 0)], [(frames, 1, 0)], [(frames, 1, 1)], transform=tf, verbose=False, **kw
+    )
+
+
+def _frame_ids(item):
+    return [int(v) // 10 for v in item["img"][:, 0, 0, 0].tolist()]
+
+
+def test_video_evenly(tmp_path):
+    ds = _video(tmp_path, 10, seq_len=4, sample_method="evenly")
+    assert ds.sample_indices(10) == [0, 2, 4, 6]  # 10 → 8, stride 2
+    assert ds.sample_indices(17) == [0, 4, 8, 12]
+    assert ds.sample_indices(2) == [0, 1, 1, 1]  # short: repeat the last frame
+    item = ds[0]
+    assert item["img"].shape == (4, 1, 2, 2) and set(item) == {"img", "pid", "camid", "dsetid"}
+    assert _frame_ids(item) == [0, 2, 4, 6]
+
+
+def test_video_random_and_all(tmp_path):
+    ds = _video(tmp_path, 10, seq_len=4, sample_method="random")
+    torch.manual_seed(0)
+    for _ in range(20):
+        idx = ds.sample_indices(10)
+        assert idx == sorted(idx) and len(set(idx)) == 4 and all(0 <= i < 10 for i in idx)
+        short = ds.sample_indices(3)
+        assert short == sorted(short) and len(short) == 4 and set(short) <= {0, 1, 2}
+    ds = _video(tmp_path, 6, seq_len=4, sample_method="all")
+    assert _frame_ids(ds[0]) == list(range(6))
+    with pytest.raises(ValueError, match="sample_method"):
+        _video(tmp_path, 3, sample_method="middle")
+
+
+def test_video_sum_keeps_sampling(tmp_path):
+    d1 = _video(tmp_path, 5, seq_len=3, sample_method="random")
+    total = d1 + _video(tmp_path, 5, seq_len=3, sample_method="random")
+    assert isinstance(total, VideoDataset) and total.seq_len == 3 and total.sample_method == "random"
+    assert [r[1] for r in total.train] == [0, 1]
+
+
+# ------------------------------------------------------------------------------------------------ utils.tools
+
+
+def test_tools_helpers(tmp_path):
+    import random as pyrandom
+
+    from torchreid.utils import tools
+
+    tools.mkdir_if_missing(str(tmp_path / "a" / "b"))
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "a" / ".hidden").write_text("x")
+    (tmp_path / "a" / "f.txt").write_text("x")
+    assert tools.listdir_nohidden(str(tmp_path / "a"), sort=True) == ["b", "f.txt"]
+    with pytest.warns(UserWarning, match="No file found"):
+        assert not tools.check_isfile(str(tmp_path / "missing"))
+    path = str(tmp_path / "j" / "x.json")
+    tools.write_json({"a": [1, 2]}, path)
+    assert tools.read_json(path) == {"a": [1, 2]}
+    assert [p.name for p in (tmp_path / "j").iterdir()] == ["x.json"]  # no temporary file left
+    tools.set_random_seed(5)
+    a = (pyrandom.random(), np.random.rand(), torch.rand(1).item())
+    tools.set_random_seed(5)
+    assert (pyrandom.random(), np.random.rand(), torch.rand(1).item()) == a
+    assert "PyTorch" in tools.collect_env_info()
+
+
+def test_download_url_atomic(tmp_path):
+    from torchreid.utils.tools import download_url
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"abc" * 1000)
+    dst = tmp_path / "out" / "dst.bin"
+    download_url(src.as_uri(), str(dst))
+    assert dst.read_bytes() == src.read_bytes()
+    bad = tmp_path / "out" / "bad.bin"
+    with pytest.raises(RuntimeError, match=r"bad\.bin"):
+        download_url((tmp_path / "does-not-exist").as_uri(), str(bad))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dst.bin"]  # partial file removed

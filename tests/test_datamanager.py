@@ -1,0 +1,148 @@
+"""ImageDataManager / VideoDataManager end to end on the built-in synthetic data (tiny sizes)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+
+import torchreid
+from torchreid.data import ImageDataManager, ImageDataset, VideoDataManager, register_image_dataset
+from torchreid.data.datasets import IMAGE_DATASETS
+
+TINY = {"num_train_ids": 8, "num_test_ids": 4, "num_cams": 3, "train_imgs_per_cam": 2, "test_imgs_per_cam": 3,
+            "num_distractors": 2, "height": 32, "width": 16}  # fmt: skip
+
+
+def _dm(root, **kw):
+    args = {"root": str(root), "sources": "synthetic", "height": 32, "width": 16, "workers": 0, "batch_size_train": 8,
+                "batch_size_test": 5, "use_gpu": False, "dataset_kwargs": TINY}  # fmt: skip
+    args.update(kw)
+    return ImageDataManager(**args)
+
+
+def test_public_names():
+    for name in ("ImageDataManager", "VideoDataManager", "ImageDataset", "VideoDataset", "Dataset",
+                 "register_image_dataset", "register_video_dataset", "init_image_dataset", "init_video_dataset",
+                 "build_transforms", "build_train_sampler"):  # fmt: skip
+        assert hasattr(torchreid.data, name), name
+
+
+def test_image_datamanager_end_to_end(tmp_path):
+    dm = _dm(tmp_path, transforms=["random_flip", "random_erase"])
+    assert dm.num_train_pids == 8 and dm.num_train_cams == 3
+    assert dm.sources == ["synthetic"] and dm.targets == ["synthetic"] and dm.data_type == "image"
+    assert (dm.height, dm.width) == (32, 16)
+    loader = dm.train_loader
+    assert loader.drop_last and len(loader) == 48 // 8
+    batch = next(iter(loader))
+    assert batch["img"].shape == (8, 3, 32, 16) and batch["img"].dtype == torch.float32
+    assert batch["pid"].shape == (8,) and batch["camid"].shape == (8,) and batch["dsetid"].shape == (8,)
+    assert int(batch["pid"].max()) < 8 and len(batch["impath"]) == 8
+    q = next(iter(dm.test_loader["synthetic"]["query"]))
+    g = next(iter(dm.test_loader["synthetic"]["gallery"]))
+    assert q["img"].shape == (5, 3, 32, 16) and g["img"].shape == (5, 3, 32, 16)
+    assert len(dm.test_loader["synthetic"]["query"].dataset) == 4 * 3
+    assert len(dm.test_loader["synthetic"]["gallery"].dataset) == 4 * 3 * 2 + 2
+    query, gallery = dm.fetch_test_loaders("synthetic")
+    assert query == dm.test_dataset["synthetic"]["query"] and len(gallery) == 26
+    with pytest.raises(KeyError, match="synthetic"):
+        dm.fetch_test_loaders("market1501")
+    assert dm.train_loader_t is None
+    assert dm.preprocess_pil_img(__import__("PIL").Image.new("RGB", (5, 9))).shape == (3, 32, 16)
+
+
+def test_test_loader_order_is_the_dataset_order(tmp_path):
+    dm = _dm(tmp_path)
+    pids = torch.cat([b["pid"] for b in dm.test_loader["synthetic"]["query"]]).tolist()
+    assert pids == [r[1] for r in dm.test_dataset["synthetic"]["query"]]
+
+
+def test_identity_sampler_and_k_tfm(tmp_path):
+    dm = _dm(tmp_path, train_sampler="RandomIdentitySampler", num_instances=2, k_tfm=2)
+    for batch in dm.train_loader:
+        assert isinstance(batch["img"], list) and len(batch["img"]) == 2
+        assert batch["img"][0].shape == (8, 3, 32, 16)
+        assert set(Counter(batch["pid"].tolist()).values()) == {2} and len(set(batch["pid"].tolist())) == 4
+
+
+def test_workers_pin_memory_and_persistence(tmp_path):
+    dm = _dm(tmp_path, workers=1, use_gpu=True)
+    assert dm.train_loader.pin_memory == torch.cuda.is_available()
+    assert dm.train_loader.persistent_workers and dm.train_loader.num_workers == 1
+    batch = next(iter(dm.train_loader))
+    assert batch["img"].shape == (8, 3, 32, 16)
+    assert not _dm(tmp_path).train_loader.persistent_workers
+
+
+def test_combineall(tmp_path):
+    dm = _dm(tmp_path, combineall=True)
+    assert dm.num_train_pids == 8 + 4  # the distractors are junk
+
+
+def test_multi_source_and_train_targets(tmp_path):
+    @register_image_dataset("tiny_copy_for_dm_test")
+    class TinyCopy(ImageDataset):
+        def __init__(self, root="", **kwargs):
+            base = IMAGE_DATASETS.get("synthetic")(root=root, **{**TINY, "num_train_ids": 5},
+                                                   verbose=False)  # fmt: skip
+            kwargs.pop("verbose", None)
+            super().__init__(base.train, base.query, base.gallery, verbose=False, **kwargs)
+
+    try:
+        dm = _dm(tmp_path, sources=["synthetic", "tiny_copy_for_dm_test"], targets="synthetic",
+                 train_sampler="RandomDatasetSampler", num_datasets=2)  # fmt: skip
+        assert dm.num_train_pids == 8 + 5 and dm.train_set.num_datasets == 2
+        for batch in dm.train_loader:
+            assert Counter(batch["dsetid"].tolist()) == {0: 4, 1: 4}
+        dm = _dm(tmp_path, sources="tiny_copy_for_dm_test", targets="synthetic", load_train_targets=True)
+        bt = next(iter(dm.train_loader_t))
+        assert bt["img"].shape == (8, 3, 32, 16)
+        with pytest.raises(ValueError, match="must not overlap"):
+            _dm(tmp_path, load_train_targets=True)
+    finally:
+        IMAGE_DATASETS._items.pop("tiny_copy_for_dm_test", None)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ValueError, match="sources"):
+        ImageDataManager(root=str(tmp_path), sources=None)
+    with pytest.raises(ValueError, match="market1501"):
+        _dm(tmp_path, sources="market15O1")
+    with pytest.raises(ValueError, match="random_flip"):
+        _dm(tmp_path, transforms="flip")
+    with pytest.raises(ValueError, match="RandomIdentitySampler"):
+        _dm(tmp_path, train_sampler="IdentitySampler")
+
+
+def test_distributed_split_of_the_global_batch(tmp_path, monkeypatch):
+    import torchreid.data.datamanager as dmod
+
+    shards = []
+    for rank in range(2):
+        monkeypatch.setattr(dmod, "_dist_info", lambda distributed, r=rank: (2, r))
+        dm = _dm(tmp_path, train_sampler="RandomIdentitySampler", num_instances=2, seed=3)
+        assert dm.train_loader.batch_size == 4
+        dm.train_loader.batch_sampler.sampler.set_epoch(0)
+        shards.append([b["impath"] for b in dm.train_loader])
+    assert len(shards[0]) == len(shards[1]) > 0
+    for b0, b1 in zip(*shards):
+        assert not set(b0) & set(b1)
+    with pytest.raises(ValueError, match=r"train\.batch_size.*world size"):
+        _dm(tmp_path, batch_size_train=6, train_sampler="RandomIdentitySampler", num_instances=2)
+    with pytest.raises(ValueError, match=r"train\.batch_size = 7.*world size 2"):
+        _dm(tmp_path, batch_size_train=7)
+
+
+def test_video_datamanager(tmp_path):
+    dm = VideoDataManager(
+        root=str(tmp_path), sources="synthetic_video", height=32, width=16, workers=0, batch_size_train=2,
+        batch_size_test=2, seq_len=4, sample_method="evenly", use_gpu=False,
+        dataset_kwargs={"num_train_ids": 4, "num_test_ids": 3, "num_cams": 2, "min_len": 3, "max_len": 6, "frame_size": (32, 16)},
+    )  # fmt: skip
+    assert dm.data_type == "video" and dm.num_train_pids == 4
+    batch = next(iter(dm.train_loader))
+    assert batch["img"].shape == (2, 4, 3, 32, 16)
+    q = next(iter(dm.test_loader["synthetic_video"]["query"]))
+    assert q["img"].shape[1:] == (4, 3, 32, 16)

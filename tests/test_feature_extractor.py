@@ -1,0 +1,106 @@
+"""FeatureExtractor: every input kind gives the same features; parity with the original on real weights."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import DATA, REFERENCE
+from PIL import Image
+
+from torchreid.utils import FeatureExtractor
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        arr = rng.integers(0, 256, size=(128 + 7 * i, 64 + 3 * i, 3), dtype=np.uint8)
+        p = d / f"img{i}.png"
+        Image.fromarray(arr).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def _no_imagenet_weights(mp: pytest.MonkeyPatch) -> None:
+    """No ImageNet weights in tests: build models with pretrained=False."""
+    import torchreid.models as models
+
+    real = models.build_model
+
+    def build(name, num_classes, loss="softmax", pretrained=True, use_gpu=True, **kw):
+        return real(name, num_classes, loss=loss, pretrained=False, use_gpu=use_gpu, **kw)
+
+    mp.setattr(models, "build_model", build)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    torch.manual_seed(0)
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
+        _no_imagenet_weights(mp)
+        warnings.simplefilter("ignore")
+        ext = FeatureExtractor("osnet_x0_25", image_size=(64, 32), device="cpu", verbose=False)
+    return ext
+
+
+def test_all_input_kinds_agree(extractor, images):
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in images]
+    f_list = extractor(images)
+    assert f_list.shape == (3, 512)
+    f_single = torch.cat([extractor(p) for p in images])
+    f_arrays = extractor(arrays)
+    f_array = torch.cat([extractor(a) for a in arrays])
+    pre = torch.stack([extractor.preprocess(Image.open(p).convert("RGB")) for p in images])
+    f_tensor = extractor(pre)
+    f_tensor3 = torch.cat([extractor(t) for t in pre])
+    for f in (f_single, f_arrays, f_array, f_tensor, f_tensor3):
+        assert torch.allclose(f, f_list, atol=1e-5)
+    from pathlib import Path
+
+    assert torch.allclose(extractor(Path(images[0])), f_list[:1], atol=1e-5)
+
+
+def test_bad_inputs(extractor, images, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        extractor(str(tmp_path / "missing.jpg"))
+    with pytest.raises(TypeError):
+        extractor([1, 2])
+    with pytest.raises(TypeError):
+        extractor(np.zeros((10, 10, 3), dtype=np.float32))
+    with pytest.raises(NotImplementedError):
+        extractor(3.0)
+
+
+def test_cuda_falls_back_to_cpu_with_warning(monkeypatch):
+    _no_imagenet_weights(monkeypatch)
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.warns(RuntimeWarning, match="CUDA"):
+        ext = FeatureExtractor("osnet_x0_25", image_size=(64, 32), device="cuda", verbose=False)
+    assert ext.device.type == "cpu"
+
+
+@pytest.mark.real_data
+def test_matches_original_features_on_real_weights(monkeypatch):
+    ref_path = REFERENCE / "osnet_x0_25_features.npz"
+    weights = DATA / "weights" / "osnet_x0_25_market1501.pt"
+    img_dir = DATA / "market1501" / "bounding_box_train"
+    for p in (ref_path, weights, img_dir):
+        if not p.exists():
+            pytest.skip(f"{p} is not available")
+    ref = np.load(ref_path)
+    paths = [str(img_dir / n) for n in ref["file_names"]]
+    ext = FeatureExtractor("osnet_x0_25", model_path=str(weights), device="cpu", verbose=False)
+    # preprocessing parity
+    pre = torch.stack([ext.preprocess(Image.open(p).convert("RGB")) for p in paths[:4]])
+    np.testing.assert_allclose(pre.numpy(), ref["inputs_first4"], atol=1e-5)
+    feats = ext(paths).numpy()
+    expected = ref["features_market1501"]
+    np.testing.assert_allclose(feats, expected, atol=1e-4, rtol=1e-4)
+    cos = (feats * expected).sum(1) / (np.linalg.norm(feats, axis=1) * np.linalg.norm(expected, axis=1))
+    assert cos.min() > 0.9999

@@ -1,0 +1,434 @@
+"""Data managers: datasets → transforms → samplers → loaders.
+
+``ImageDataManager`` / ``VideoDataManager`` build the training loader over the sum of the source datasets
+(pids, camids and dsetids offset so that they do not collide), optionally a loader over the target datasets'
+training data (``load_train_targets``), and one query + gallery loader per target dataset.
+
+Under ``torchrun`` (``torch.distributed`` initialised with more than one process) the training sampler is
+sharded by rank (see :mod:`torchreid.data.samplers`): ``batch_size_train`` is the global batch and each rank
+loads ``batch_size_train // world_size`` images per step. Test loaders are complete on every rank unless
+``shard_test=True`` (then rank ``r`` reads a contiguous block, to be re-assembled with
+``torchreid.utils.distributed.gather_features``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from .datasets import init_image_dataset, init_video_dataset
+from .samplers import build_train_sampler
+from .transforms import build_transforms
+
+__all__ = ["DataManager", "ImageDataManager", "VideoDataManager"]
+
+
+def _as_list(names: str | Sequence[str] | None) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [names]
+    return list(names)
+
+
+def _dist_info(distributed: bool | None) -> tuple[int, int]:
+    """(world size, rank) of the running process group; (1, 0) when not distributed (or when disabled)."""
+    if distributed is False:
+        return 1, 0
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+class DataManager:
+    """Base data manager.
+
+    Args:
+        sources: source dataset name(s) (required).
+        targets: target dataset name(s); the sources when ``None``.
+        height, width: image size.
+        transforms: training augmentation name(s), see :func:`~torchreid.data.transforms.build_transforms`.
+        norm_mean, norm_std: normalisation (ImageNet when ``None``).
+        use_gpu: pin host memory for faster transfers (only when CUDA is available).
+        gpu_augment: workers only decode and resize to uint8; flip / crop / erase and normalisation run batched
+            on the device (``self.gpu_transform``, applied by the engine's prefetcher), see
+            :mod:`torchreid.data.gpu_transforms`.
+    """
+
+    data_type = "image"
+
+    def __init__(
+        self,
+        sources: str | Sequence[str] | None = None,
+        targets: str | Sequence[str] | None = None,
+        height: int = 256,
+        width: int = 128,
+        transforms: str | Sequence[str] | None = "random_flip",
+        norm_mean: Sequence[float] | None = None,
+        norm_std: Sequence[float] | None = None,
+        use_gpu: bool = False,
+        gpu_augment: bool = False,
+    ) -> None:
+        self.sources = _as_list(sources)
+        if not self.sources:
+            raise ValueError("sources must not be None or empty: name at least one training dataset")
+        self.targets = _as_list(targets) or list(self.sources)
+        self.height = height
+        self.width = width
+        self.transform_tr, self.transform_te = build_transforms(
+            self.height, self.width, transforms=transforms, norm_mean=norm_mean, norm_std=norm_std
+        )
+        self.gpu_transform = None  # batch transform applied on the device after the copy (data.gpu_augment)
+        if gpu_augment:
+            from .gpu_transforms import build_gpu_augment
+
+            self.transform_tr, self.gpu_transform = build_gpu_augment(
+                self.height, self.width, transforms, norm_mean, norm_std
+            )
+        self.use_gpu = bool(use_gpu) and torch.cuda.is_available()
+        self._num_train_pids = 0
+        self._num_train_cams = 0
+
+    @property
+    def num_train_pids(self) -> int:
+        """Number of training identities (the classifier size)."""
+        return self._num_train_pids
+
+    @property
+    def num_train_cams(self) -> int:
+        """Number of training cameras."""
+        return self._num_train_cams
+
+    def fetch_test_loaders(self, name: str) -> tuple[list, list]:
+        """``(query records, gallery records)`` of target ``name`` (the original's name; used by visrank)."""
+        if name not in self.test_dataset:
+            raise KeyError(f"{name!r} is not a target dataset; targets: {', '.join(self.test_dataset)}")
+        return self.test_dataset[name]["query"], self.test_dataset[name]["gallery"]
+
+    def preprocess_pil_img(self, img: Any) -> torch.Tensor:
+        """Apply the test transform to a PIL image."""
+        return self.transform_te(img)
+
+    # ------------------------------------------------------------------------------------------- shared parts
+
+    def _loader_kwargs(self, workers: int) -> dict[str, Any]:
+        workers = int(workers)
+        kw: dict[str, Any] = {"num_workers": workers, "pin_memory": self.use_gpu}
+        if workers > 0:
+            kw["persistent_workers"] = True
+        return kw
+
+    def _train_loader(
+        self,
+        dataset: Any,
+        sampler_name: str,
+        batch_size: int,
+        workers: int,
+        num_instances: int,
+        num_cams: int,
+        num_datasets: int,
+        seed: int | None,
+    ) -> DataLoader:
+        world, rank = self._world, self._rank
+        if world > 1 and batch_size % world:
+            raise ValueError(
+                f"train.batch_size = {batch_size} (the global batch) cannot be split across world size {world}: "
+                f"it must be a multiple of the world size"
+            )
+        sampler = build_train_sampler(
+            dataset.train,
+            sampler_name,
+            batch_size=batch_size,
+            num_instances=num_instances,
+            num_cams=num_cams,
+            num_datasets=num_datasets,
+            num_replicas=world if world > 1 else None,
+            rank=rank if world > 1 else None,
+            seed=seed,
+        )
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=batch_size // world,
+            shuffle=False,
+            drop_last=True,
+            **self._loader_kwargs(workers),
+        )
+
+    def _test_loader(self, dataset: Any, batch_size: int, workers: int) -> DataLoader:
+        sampler = None
+        if self._shard_test and self._world > 1:
+            from ..utils.distributed import ShardSampler
+
+            sampler = ShardSampler(dataset, rank=self._rank, world_size=self._world)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            sampler=sampler,
+            drop_last=False,
+            **self._loader_kwargs(workers),
+        )
+
+    def _print_summary(self, train_summary: list[str]) -> None:
+        print("\n")
+        print("  **************** Summary ****************")
+        print(f"  source            : {self.sources}")
+        print(f"  # source datasets : {len(self.sources)}")
+        print(f"  # source ids      : {self.num_train_pids}")
+        print(f"  {train_summary[0]}")
+        print(f"  # source cameras  : {self.num_train_cams}")
+        if len(train_summary) > 1:
+            print(f"  {train_summary[1]}")
+        print(f"  target            : {self.targets}")
+        print("  *****************************************")
+        print("\n")
+
+
+class ImageDataManager(DataManager):
+    """Image data manager.
+
+    Args (as the original): ``root``, ``sources``, ``targets``, ``height``, ``width``, ``transforms``, ``k_tfm``
+    (augmented copies per training image), ``norm_mean``, ``norm_std``, ``use_gpu``, ``split_id``, ``combineall``,
+    ``load_train_targets`` (also build ``train_loader_t`` over the targets' training data), ``batch_size_train``,
+    ``batch_size_test``, ``workers``, ``num_instances``, ``num_cams``, ``num_datasets``, ``train_sampler``,
+    ``train_sampler_t``, ``cuhk03_labeled``, ``cuhk03_classic_split``, ``market1501_500k``.
+
+    New: ``seed`` (sampler schedule seed for distributed training), ``distributed`` (``None`` = follow
+    ``torch.distributed``), ``shard_test``, ``gpu_augment`` (see :class:`DataManager`), ``dataset_kwargs`` (extra keyword arguments for every dataset, e.g.
+    the sizes of ``synthetic``) and any other keyword (e.g. ``custom_train``) which is passed to the datasets.
+
+    Examples::
+
+        datamanager = torchreid.data.ImageDataManager(root='path/to/reid-data', sources='market1501',
+                                                      height=256, width=128, batch_size_train=32)
+        train_loader = datamanager.train_loader
+        test_loader = datamanager.test_loader  # {name: {'query': loader, 'gallery': loader}}
+    """
+
+    data_type = "image"
+
+    def __init__(
+        self,
+        root: str = "",
+        sources: str | Sequence[str] | None = None,
+        targets: str | Sequence[str] | None = None,
+        height: int = 256,
+        width: int = 128,
+        transforms: str | Sequence[str] | None = "random_flip",
+        k_tfm: int = 1,
+        norm_mean: Sequence[float] | None = None,
+        norm_std: Sequence[float] | None = None,
+        use_gpu: bool = True,
+        split_id: int = 0,
+        combineall: bool = False,
+        load_train_targets: bool = False,
+        batch_size_train: int = 32,
+        batch_size_test: int = 32,
+        workers: int = 4,
+        num_instances: int = 4,
+        num_cams: int = 1,
+        num_datasets: int = 1,
+        train_sampler: str = "RandomSampler",
+        train_sampler_t: str = "RandomSampler",
+        cuhk03_labeled: bool = False,
+        cuhk03_classic_split: bool = False,
+        market1501_500k: bool = False,
+        seed: int | None = None,
+        distributed: bool | None = None,
+        shard_test: bool = False,
+        dataset_kwargs: dict[str, Any] | None = None,
+        gpu_augment: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            sources=sources,
+            targets=targets,
+            height=height,
+            width=width,
+            transforms=transforms,
+            norm_mean=norm_mean,
+            norm_std=norm_std,
+            use_gpu=use_gpu,
+            gpu_augment=gpu_augment,
+        )
+        self._world, self._rank = _dist_info(distributed)
+        self._shard_test = shard_test
+        extra = {**(dataset_kwargs or {}), **kwargs}
+
+        def make(name: str, transform: Any, mode: str, combine: bool, k: int = 1):
+            return init_image_dataset(
+                name,
+                transform=transform,
+                k_tfm=k,
+                mode=mode,
+                combineall=combine,
+                root=root,
+                split_id=split_id,
+                cuhk03_labeled=cuhk03_labeled,
+                cuhk03_classic_split=cuhk03_classic_split,
+                market1501_500k=market1501_500k,
+                verbose=self._rank == 0,
+                **extra,
+            )
+
+        print("=> Loading train (source) dataset")
+        trainset = sum(make(name, self.transform_tr, "train", combineall, k_tfm) for name in self.sources)
+        self.train_set = trainset
+        self._num_train_pids = trainset.num_train_pids
+        self._num_train_cams = trainset.num_train_cams
+        self.train_loader = self._train_loader(
+            trainset,
+            train_sampler,
+            batch_size_train,
+            workers,
+            num_instances,
+            num_cams,
+            num_datasets,
+            seed,
+        )
+
+        self.train_loader_t = None
+        if load_train_targets:
+            overlap = set(self.sources) & set(self.targets)
+            if overlap:
+                raise ValueError(
+                    f"sources and targets must not overlap when load_train_targets=True: {sorted(overlap)}"
+                )
+            print("=> Loading train (target) dataset")
+            trainset_t = sum(make(name, self.transform_tr, "train", False, k_tfm) for name in self.targets)
+            self.train_loader_t = self._train_loader(
+                trainset_t,
+                train_sampler_t,
+                batch_size_train,
+                workers,
+                num_instances,
+                num_cams,
+                num_datasets,
+                seed,
+            )
+
+        print("=> Loading test (target) dataset")
+        self.test_loader: dict[str, dict[str, DataLoader]] = {}
+        self.test_dataset: dict[str, dict[str, list]] = {}
+        for name in self.targets:
+            queryset = make(name, self.transform_te, "query", False)
+            galleryset = make(name, self.transform_te, "gallery", False)
+            self.test_loader[name] = {
+                "query": self._test_loader(queryset, batch_size_test, workers),
+                "gallery": self._test_loader(galleryset, batch_size_test, workers),
+            }
+            self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
+
+        if self._rank == 0:
+            lines = [f"# source images   : {len(trainset)}"]
+            if load_train_targets:
+                lines.append(f"# target images   : {len(trainset_t)} (unlabeled)")
+            self._print_summary(lines)
+
+
+class VideoDataManager(DataManager):
+    """Video data manager (tracklets; frames sampled per :class:`~torchreid.data.datasets.dataset.VideoDataset`).
+
+    Args as :class:`ImageDataManager` (no ``k_tfm``/``load_train_targets``), plus ``seq_len`` (frames per
+    tracklet) and ``sample_method`` (``'evenly'``, ``'random'`` or ``'all'``; with ``'all'`` use
+    ``batch_size_test=1``). Each frame of a tracklet is transformed independently.
+
+    Examples::
+
+        datamanager = torchreid.data.VideoDataManager(root='path/to/reid-data', sources='mars', height=256,
+                                                      width=128, batch_size_train=3, batch_size_test=3,
+                                                      seq_len=15, sample_method='evenly')
+    """
+
+    data_type = "video"
+
+    def __init__(
+        self,
+        root: str = "",
+        sources: str | Sequence[str] | None = None,
+        targets: str | Sequence[str] | None = None,
+        height: int = 256,
+        width: int = 128,
+        transforms: str | Sequence[str] | None = "random_flip",
+        norm_mean: Sequence[float] | None = None,
+        norm_std: Sequence[float] | None = None,
+        use_gpu: bool = True,
+        split_id: int = 0,
+        combineall: bool = False,
+        batch_size_train: int = 3,
+        batch_size_test: int = 3,
+        workers: int = 4,
+        num_instances: int = 4,
+        num_cams: int = 1,
+        num_datasets: int = 1,
+        train_sampler: str = "RandomSampler",
+        seq_len: int = 15,
+        sample_method: str = "evenly",
+        seed: int | None = None,
+        distributed: bool | None = None,
+        shard_test: bool = False,
+        dataset_kwargs: dict[str, Any] | None = None,
+        gpu_augment: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            sources=sources,
+            targets=targets,
+            height=height,
+            width=width,
+            transforms=transforms,
+            norm_mean=norm_mean,
+            norm_std=norm_std,
+            use_gpu=use_gpu,
+            gpu_augment=gpu_augment,
+        )
+        self._world, self._rank = _dist_info(distributed)
+        self._shard_test = shard_test
+        self.seq_len = seq_len
+        self.sample_method = sample_method
+        extra = {**(dataset_kwargs or {}), **kwargs}
+
+        def make(name: str, transform: Any, mode: str, combine: bool):
+            return init_video_dataset(
+                name,
+                transform=transform,
+                mode=mode,
+                combineall=combine,
+                root=root,
+                split_id=split_id,
+                seq_len=seq_len,
+                sample_method=sample_method,
+                verbose=self._rank == 0,
+                **extra,
+            )
+
+        print("=> Loading train (source) dataset")
+        trainset = sum(make(name, self.transform_tr, "train", combineall) for name in self.sources)
+        self.train_set = trainset
+        self._num_train_pids = trainset.num_train_pids
+        self._num_train_cams = trainset.num_train_cams
+        self.train_loader = self._train_loader(
+            trainset, train_sampler, batch_size_train, workers, num_instances, num_cams, num_datasets, seed
+        )
+        self.train_loader_t = None
+
+        print("=> Loading test (target) dataset")
+        self.test_loader = {}
+        self.test_dataset = {}
+        for name in self.targets:
+            queryset = make(name, self.transform_te, "query", False)
+            galleryset = make(name, self.transform_te, "gallery", False)
+            self.test_loader[name] = {
+                "query": self._test_loader(queryset, batch_size_test, workers),
+                "gallery": self._test_loader(galleryset, batch_size_test, workers),
+            }
+            self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
+
+        if self._rank == 0:
+            self._print_summary([f"# source tracklets : {len(trainset)}"])

@@ -1,0 +1,83 @@
+"""ResNet-50 IBN-a (Pan et al., "Two at Once: Enhancing Learning and Generalization Capacities via IBN-Net",
+ECCV 2018) as a re-ID backbone.
+
+The ResNet of :mod:`torchreid.models.resnet` in which the first BN of every bottleneck in ``layer1``-``layer3``
+is an :class:`IBN` layer: half of the channels are instance-normalised (``bn1.IN``), the other half
+batch-normalised (``bn1.BN``). State-dict names equal the original Torchreid. With ``pretrained=True`` the
+torchvision ResNet-50 ImageNet weights are loaded where names and shapes match, as the original did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .common import maybe_load_imagenet
+from .registry import register_model
+from .resnet import Bottleneck, ResNet, conv1x1
+
+__all__ = ["IBN", "BottleneckIBNa", "ResNetIBNa", "resnet50_ibn_a"]
+
+
+class IBN(nn.Module):
+    """Instance-batch normalisation: affine InstanceNorm on the first ``planes // 2`` channels, BatchNorm on
+    the rest."""
+
+    def __init__(self, planes: int) -> None:
+        super().__init__()
+        self.half = planes // 2
+        self.IN = nn.InstanceNorm2d(self.half, affine=True)
+        self.BN = nn.BatchNorm2d(planes - self.half)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.split(x, [self.half, x.size(1) - self.half], dim=1)
+        return torch.cat((self.IN(a.contiguous()), self.BN(b.contiguous())), 1)
+
+
+class BottleneckIBNa(Bottleneck):
+    """Bottleneck whose ``bn1`` is an :class:`IBN` layer when ``ibn`` is true."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        ibn: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inplanes, planes, stride, downsample, **kwargs)
+        if ibn:
+            self.bn1 = IBN(self.conv1.out_channels)
+
+
+class ResNetIBNa(ResNet):
+    """ResNet with IBN-a bottlenecks in all stages but the last (``planes == 512``)."""
+
+    def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        ibn = planes != 512
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
+        mods = [block(self.inplanes, planes, stride, downsample, ibn=ibn)]
+        self.inplanes = planes * block.expansion
+        mods += [block(self.inplanes, planes, ibn=ibn) for _ in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+
+@register_model(
+    feature_dim=2048, weights="resnet50-0676ba61.pth", source="torchvision", license="BSD-3-Clause"
+)
+def resnet50_ibn_a(
+    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
+) -> ResNetIBNa:
+    kwargs.pop("use_gpu", None)
+    model = ResNetIBNa(
+        num_classes=num_classes, loss=loss, block=BottleneckIBNa, layers=[3, 4, 6, 3], **kwargs
+    )
+    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")

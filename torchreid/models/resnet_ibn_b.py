@@ -1,0 +1,81 @@
+"""ResNet-50 IBN-b (Pan et al., ECCV 2018) as a re-ID backbone.
+
+The ResNet of :mod:`torchreid.models.resnet` with affine InstanceNorm in place of the stem BN (``bn1``) and
+after the residual addition of the last bottleneck of ``layer1`` and ``layer2`` (``layer1.2.IN``,
+``layer2.3.IN``). State-dict names equal the original Torchreid. With ``pretrained=True`` the torchvision
+ResNet-50 ImageNet weights are loaded where names and shapes match, as the original did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .common import maybe_load_imagenet
+from .registry import register_model
+from .resnet import Bottleneck, ResNet, conv1x1
+
+__all__ = ["BottleneckIBNb", "ResNetIBNb", "resnet50_ibn_b"]
+
+
+class BottleneckIBNb(Bottleneck):
+    """Bottleneck followed (after the residual add, before the ReLU) by an affine InstanceNorm when ``IN``."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        IN: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(inplanes, planes, stride, downsample, **kwargs)
+        self.IN = nn.InstanceNorm2d(planes * self.expansion, affine=True) if IN else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out)) + identity
+        if self.IN is not None:
+            out = self.IN(out)
+        return self.relu(out)
+
+
+class ResNetIBNb(ResNet):
+    """ResNet with an InstanceNorm stem and IN after the last block of ``layer1`` and ``layer2``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bn1 = nn.InstanceNorm2d(64, affine=True)
+        nn.init.ones_(self.bn1.weight)
+        nn.init.zeros_(self.bn1.bias)
+
+    def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        with_in = planes in (64, 128)
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
+        mods = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        mods += [block(self.inplanes, planes, IN=with_in and i == blocks - 1) for i in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+
+@register_model(
+    feature_dim=2048, weights="resnet50-0676ba61.pth", source="torchvision", license="BSD-3-Clause"
+)
+def resnet50_ibn_b(
+    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
+) -> ResNetIBNb:
+    kwargs.pop("use_gpu", None)
+    model = ResNetIBNb(
+        num_classes=num_classes, loss=loss, block=BottleneckIBNb, layers=[3, 4, 6, 3], **kwargs
+    )
+    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")

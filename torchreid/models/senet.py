@@ -1,0 +1,287 @@
+"""SE-ResNet and SE-ResNeXt (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018) as re-ID backbones.
+
+Layout (state-dict names equal the original Torchreid, which followed the ``pretrainedmodels`` package, so the
+ImageNet weights published with it load unchanged)::
+
+    layer0    7x7/2 conv + BN + ReLU → 3x3/2 max pool (ceil mode)
+    layer1-4  bottlenecks, each ending with a squeeze-and-excitation gate (``se_module.fc1/fc2``, 1x1 convs)
+    GAP → optional fc layers (``fc_dims``) → classifier
+
+SE-ResNet bottlenecks put the stride on their first 1x1 conv, SE-ResNeXt bottlenecks on the grouped 3x3 conv.
+``last_stride`` sets the stride of ``layer4`` (1 in ``se_resnet50_fc512``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._zoo_weights import cadene_weights
+from .common import build_fc_layers, maybe_load_imagenet, reid_output
+from .registry import register_model
+
+__all__ = [
+    "SEModule",
+    "SENet",
+    "SEResNeXtBottleneck",
+    "SEResNetBottleneck",
+    "se_resnet50",
+    "se_resnet50_fc512",
+    "se_resnet101",
+    "se_resnext50_32x4d",
+    "se_resnext101_32x4d",
+]
+
+_META = {
+    "se_resnet50": cadene_weights("se_resnet50", "se_resnet50-ce0d4300.pth"),
+    "se_resnet101": cadene_weights("se_resnet101", "se_resnet101-7e38fcc6.pth"),
+    "se_resnext50_32x4d": cadene_weights("se_resnext50_32x4d", "se_resnext50_32x4d-a260b3a4.pth"),
+    "se_resnext101_32x4d": cadene_weights("se_resnext101_32x4d", "se_resnext101_32x4d-3b2fe3d8.pth"),
+}
+
+
+class SEModule(nn.Module):
+    """Squeeze (global average pool) and excitation (1x1 conv → ReLU → 1x1 conv → sigmoid) channel gate."""
+
+    def __init__(self, channels: int, reduction: int) -> None:
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, channels // reduction, kernel_size=1, padding=0)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, kernel_size=1, padding=0)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.sigmoid(self.fc2(self.relu(self.fc1(self.avg_pool(x)))))
+        return x * w
+
+
+class _SEBottleneckBase(nn.Module):
+    expansion = 4
+
+    def _build(
+        self,
+        inplanes: int,
+        width: int,
+        planes: int,
+        reduction: int,
+        stride: int,
+        groups: int,
+        downsample: nn.Module | None,
+        stride_on_1x1: bool,
+    ) -> None:
+        s1, s3 = (stride, 1) if stride_on_1x1 else (1, stride)
+        self.conv1 = nn.Conv2d(inplanes, width, kernel_size=1, stride=s1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=s3, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes * self.expansion, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.se_module = SEModule(planes * self.expansion, reduction=reduction)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.se_module(self.bn3(self.conv3(out)))
+        return self.relu(out + residual)
+
+
+class SEResNetBottleneck(_SEBottleneckBase):
+    """ResNet bottleneck with an SE gate; the stride is on the first 1x1 conv (as the Caffe models)."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        groups: int,
+        reduction: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        base_width: int = 64,
+    ) -> None:
+        super().__init__()
+        self._build(inplanes, planes, planes, reduction, stride, groups, downsample, stride_on_1x1=True)
+
+
+class SEResNeXtBottleneck(_SEBottleneckBase):
+    """ResNeXt bottleneck (grouped 3x3 conv carrying the stride) with an SE gate."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        groups: int,
+        reduction: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        base_width: int = 4,
+    ) -> None:
+        super().__init__()
+        width = (planes * base_width // 64) * groups
+        self._build(inplanes, width, planes, reduction, stride, groups, downsample, stride_on_1x1=False)
+
+
+class SENet(nn.Module):
+    """SE-ResNet / SE-ResNeXt re-ID model.
+
+    Args:
+        num_classes: size of the identity classifier.
+        loss: ``'softmax'`` or ``'triplet'``.
+        block: :class:`SEResNetBottleneck` or :class:`SEResNeXtBottleneck`.
+        layers: blocks per stage.
+        groups: cardinality of the 3x3 convs (1 for SE-ResNet).
+        reduction: SE reduction ratio.
+        base_width: ResNeXt width per group.
+        last_stride: stride of ``layer4``.
+        fc_dims: sizes of optional fc layers after pooling.
+        dropout_p: dropout after each fc layer.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        loss: str,
+        block: type[_SEBottleneckBase],
+        layers: Sequence[int],
+        groups: int = 1,
+        reduction: int = 16,
+        base_width: int = 64,
+        last_stride: int = 2,
+        fc_dims: Sequence[int] | None = None,
+        dropout_p: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.loss = loss
+        self.inplanes = 64
+        self.groups = groups
+        self.reduction = reduction
+        self.base_width = base_width
+        self.layer0 = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)),
+                    ("bn1", nn.BatchNorm2d(64)),
+                    ("relu1", nn.ReLU(inplace=True)),
+                    ("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
+                ]
+            )
+        )
+        self.layer1 = self._make_layer(block, 64, layers[0], stride=1)
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=last_stride)
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc, self.feature_dim = build_fc_layers(fc_dims, 512 * block.expansion, dropout_p)
+        self.classifier = nn.Linear(self.feature_dim, num_classes)
+
+    def _make_layer(
+        self, block: type[_SEBottleneckBase], planes: int, blocks: int, stride: int
+    ) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
+        extra = {"base_width": self.base_width}
+        mods = [block(self.inplanes, planes, self.groups, self.reduction, stride, downsample, **extra)]
+        self.inplanes = planes * block.expansion
+        mods += [block(self.inplanes, planes, self.groups, self.reduction, **extra) for _ in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+    def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer0(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        return self.layer4(x)
+
+    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
+        f = self.featuremaps(x)
+        if return_featuremaps:
+            return f
+        v = self.global_avgpool(f).flatten(1)
+        if self.fc is not None:
+            v = self.fc(v)
+        return reid_output(self.training, self.loss, v, self.classifier)
+
+
+def _senet(num_classes: int, loss: str, pretrained: bool, weights: str, **kwargs: Any) -> SENet:
+    kwargs.pop("use_gpu", None)
+    model = SENet(num_classes=num_classes, loss=loss, **kwargs)
+    return maybe_load_imagenet(model, pretrained, weights)
+
+
+@register_model(feature_dim=2048, **_META["se_resnet50"])
+def se_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
+    return _senet(
+        num_classes, loss, pretrained, "se_resnet50", block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs
+    )
+
+
+@register_model(feature_dim=512, **_META["se_resnet50"])
+def se_resnet50_fc512(
+    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
+) -> SENet:
+    """SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding."""
+    kwargs.setdefault("last_stride", 1)
+    kwargs.setdefault("fc_dims", [512])
+    return _senet(
+        num_classes, loss, pretrained, "se_resnet50", block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs
+    )
+
+
+@register_model(feature_dim=2048, **_META["se_resnet101"])
+def se_resnet101(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
+    return _senet(
+        num_classes,
+        loss,
+        pretrained,
+        "se_resnet101",
+        block=SEResNetBottleneck,
+        layers=[3, 4, 23, 3],
+        **kwargs,
+    )
+
+
+@register_model(feature_dim=2048, **_META["se_resnext50_32x4d"])
+def se_resnext50_32x4d(
+    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
+) -> SENet:
+    kwargs.setdefault("groups", 32)
+    kwargs.setdefault("base_width", 4)
+    return _senet(
+        num_classes,
+        loss,
+        pretrained,
+        "se_resnext50_32x4d",
+        block=SEResNeXtBottleneck,
+        layers=[3, 4, 6, 3],
+        **kwargs,
+    )
+
+
+@register_model(feature_dim=2048, **_META["se_resnext101_32x4d"])
+def se_resnext101_32x4d(
+    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
+) -> SENet:
+    kwargs.setdefault("groups", 32)
+    kwargs.setdefault("base_width", 4)
+    return _senet(
+        num_classes,
+        loss,
+        pretrained,
+        "se_resnext101_32x4d",
+        block=SEResNeXtBottleneck,
+        layers=[3, 4, 23, 3],
+        **kwargs,
+    )
