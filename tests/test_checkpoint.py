@@ -146,3 +146,15 @@ def test_rng_state_round_trip_and_resume(tmp_path):
     assert resume_from_checkpoint(path, net2, opt2, sched2) == 4
     assert torch.equal(torch.rand(3), a[0])
     assert torch.equal(net2.conv.weight, net.conv.weight)
+
+
+@pytest.mark.parametrize(
+    "payload", [b"", b"\x80\x02garbage", bytes(range(256)) * 4, b"PK\x03\x04truncated zip"]
+)
+def test_load_checkpoint_of_arbitrary_bytes_is_a_clear_error(tmp_path, payload):
+    from torchreid.utils.checkpoint import load_checkpoint
+
+    path = tmp_path / "broken.pth"
+    path.write_bytes(payload)
+    with pytest.raises(RuntimeError, match=r"broken\.pth"):
+        load_checkpoint(path)

@@ -235,6 +235,7 @@ def test_kwargs_helpers():
         "use_metric_cuhk03": False,
         "ranks": [1, 5, 10, 20],
         "rerank": False,
+        "report": True,
     }
     import inspect
 

@@ -155,6 +155,18 @@ def test_one_epoch_log_lines(one_epoch):
         assert re.search(rf"^Rank-{r:<3}: \d+\.\d%$", text, flags=re.M), f"Rank-{r} missing"
     mAP, ranks = _results(text)
     assert 0 < mAP <= 100 and 0 <= ranks[1] <= 100
+    mINP = float(re.search(r"^mINP: (\d+\.\d)%$", text, flags=re.M).group(1))
+    assert 0 < mINP <= mAP + 1e-9  # the hardest positive ranks no better than the average one
+
+
+@pytest.mark.slow
+def test_one_epoch_html_report(one_epoch):
+    save_dir, _ = one_epoch
+    page = (save_dir / "report_synthetic_tiny.html").read_text()
+    text = _read_log(save_dir, "train")
+    mAP, _ = _results(text)
+    assert f"mAP</th><td>{mAP:.1f}%" in page
+    assert "data:image/jpeg;base64," in page and "<polyline" in page
 
 
 @pytest.mark.slow

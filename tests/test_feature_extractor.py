@@ -72,7 +72,7 @@ def test_bad_inputs(extractor, images, tmp_path):
         extractor([1, 2])
     with pytest.raises(TypeError):
         extractor(np.zeros((10, 10, 3), dtype=np.float32))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="Unsupported input type"):
         extractor(3.0)
 
 

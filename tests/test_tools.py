@@ -112,3 +112,24 @@ def test_mean_std_exact(tmp_path):
     mean, std = compute_mean_std.mean_std([pa, pb], height=4, width=2)
     np.testing.assert_allclose(mean, [0.5, 0.5, 0.1], atol=1e-9)
     np.testing.assert_allclose(std, [0.5, 0.5, 0.1], atol=1e-9)
+
+
+def test_onnx_feature_extractor_matches_pytorch(osnet_ckpt, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from torchreid.utils import FeatureExtractor, OnnxFeatureExtractor
+
+    model, ckpt = osnet_ckpt
+    onnx_path = export.export_onnx(model, tmp_path / "m.onnx", 64, 32)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.jpg"
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (80, 40, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    ref = FeatureExtractor("osnet_x0_25", str(ckpt), image_size=(64, 32), device="cpu", verbose=False)(paths)
+    got = OnnxFeatureExtractor(onnx_path, image_size=(64, 32))(paths)
+    assert got.shape == (3, 512)
+    np.testing.assert_allclose(got, ref.numpy(), atol=1e-4, rtol=1e-4)
+    with pytest.raises(FileNotFoundError, match="tools/export.py"):
+        OnnxFeatureExtractor(tmp_path / "missing.onnx")

@@ -179,6 +179,7 @@ def get_default_config() -> ReidCfgNode:
     cfg.test.rerank = False  # use person re-ranking
     cfg.test.visrank = False  # visualize ranked results (only available when cfg.test.evaluate=True)
     cfg.test.visrank_topk = 10  # top-k ranks to visualize
+    cfg.test.report = True  # write save_dir/report_<dataset>.html (metrics, CMC plot, best/worst queries)
 
     # new: use the GPU when one is available (the original set this at run time from torch.cuda)
     cfg.use_gpu = True
@@ -469,4 +470,5 @@ def engine_run_kwargs(cfg: CfgNode) -> dict[str, Any]:
         "use_metric_cuhk03": cfg.cuhk03.use_metric_cuhk03,
         "ranks": cfg.test.ranks,
         "rerank": cfg.test.rerank,
+        "report": cfg.test.report,
     }

@@ -207,11 +207,13 @@ class Engine:
         use_metric_cuhk03: bool = False,
         ranks: Sequence[int] = (1, 5, 10, 20),
         rerank: bool = False,
+        report: bool = False,
     ) -> None:
         """Train for ``max_epoch`` epochs (from ``start_epoch``), evaluating every ``eval_freq`` epochs and at the
         end; or only evaluate with ``test_only``.
 
         ``visrank`` writes ranked-result images during test-only runs and the final evaluation of a training run.
+        ``report`` writes a self-contained HTML page per evaluated dataset (``save_dir/report_<dataset>.html``).
         Evaluation never changes the random-number streams of training: the RNG states are restored after each
         evaluation, so the weights do not depend on ``eval_freq``, and a checkpoint stores the training RNG
         state (a resumed run continues identically).
@@ -223,6 +225,7 @@ class Engine:
             "use_metric_cuhk03": use_metric_cuhk03,
             "ranks": ranks,
             "rerank": rerank,
+            "report": report,
         }
         if test_only:
             self.test(visrank=visrank, visrank_topk=visrank_topk, **test_kwargs)
@@ -406,6 +409,7 @@ class Engine:
         use_metric_cuhk03: bool = False,
         ranks: Sequence[int] = (1, 5, 10, 20),
         rerank: bool = False,
+        report: bool = False,
     ) -> float:
         """Evaluate on every target dataset; return rank-1 of the last one."""
         self.set_model_mode("eval")
@@ -431,6 +435,7 @@ class Engine:
                 use_metric_cuhk03=use_metric_cuhk03,
                 ranks=ranks,
                 rerank=rerank,
+                report=report,
             )
             if self.writer is not None:
                 self.writer.add_scalar(f"Test/{name}/rank1", rank1, self.epoch)
@@ -455,7 +460,7 @@ class Engine:
             if features.is_cuda:
                 torch.cuda.synchronize()
             batch_time.update(time.time() - end)
-            f_.append(features.cpu())
+            f_.append(features)  # kept on the device: evaluation runs there too
             pids_.extend(torch.as_tensor(pids).tolist())
             camids_.extend(torch.as_tensor(camids).tolist())
         if not f_:
@@ -480,8 +485,9 @@ class Engine:
         use_metric_cuhk03: bool = False,
         ranks: Sequence[int] = (1, 5, 10, 20),
         rerank: bool = False,
+        report: bool = False,
     ) -> tuple[float, float]:
-        from ..metrics import compute_distance_matrix, evaluate_rank
+        from ..metrics import compute_distance_matrix, evaluate_rank, evaluate_rank_from_features
 
         batch_time = AverageMeter()
         print("Extracting features from query set ...")
@@ -497,36 +503,97 @@ class Engine:
             qf = F.normalize(qf, p=2, dim=1)
             gf = F.normalize(gf, p=2, dim=1)
 
-        print(f"Computing distance matrix with metric={dist_metric} ...")
-        distmat = compute_distance_matrix(qf, gf, dist_metric)
-        distmat = distmat.numpy() if isinstance(distmat, torch.Tensor) else np.asarray(distmat)
+        main = _is_main_process()
+        distmat = None
+        if rerank or (visrank and main):
+            # these need the dense query x gallery matrix
+            print(f"Computing distance matrix with metric={dist_metric} ...")
+            distmat = compute_distance_matrix(qf, gf, dist_metric).cpu().numpy()
+            if rerank:
+                from ..utils.rerank import re_ranking
 
-        if rerank:
-            from ..utils.rerank import re_ranking
-
-            print("Applying person re-ranking ...")
-            distmat_qq = compute_distance_matrix(qf, qf, dist_metric)
-            distmat_gg = compute_distance_matrix(gf, gf, dist_metric)
-            distmat = re_ranking(distmat, np.asarray(distmat_qq), np.asarray(distmat_gg))
-
-        print("Computing CMC and mAP ...")
-        cmc, mAP = evaluate_rank(
-            distmat, q_pids, g_pids, q_camids, g_camids, use_metric_cuhk03=use_metric_cuhk03
-        )
-        cmc = np.asarray(cmc)
-        mAP = float(mAP)
+                print("Applying person re-ranking ...")
+                distmat_qq = compute_distance_matrix(qf, qf, dist_metric).cpu().numpy()
+                distmat_gg = compute_distance_matrix(gf, gf, dist_metric).cpu().numpy()
+                distmat = re_ranking(distmat, distmat_qq, distmat_gg)
+            print("Computing CMC and mAP ...")
+            result = evaluate_rank(
+                distmat,
+                q_pids,
+                g_pids,
+                q_camids,
+                g_camids,
+                use_metric_cuhk03=use_metric_cuhk03,
+                return_details=True,
+            )
+        else:
+            # fastest path for the device: distances and ranks block by block (on the GPU when features are there),
+            # the full query x gallery matrix never exists
+            print(f"Computing CMC and mAP (metric={dist_metric}, on {qf.device.type}) ...")
+            result = evaluate_rank_from_features(
+                qf,
+                gf,
+                q_pids,
+                g_pids,
+                q_camids,
+                g_camids,
+                metric=dist_metric,
+                use_metric_cuhk03=use_metric_cuhk03,
+                return_details=True,
+            )
+        cmc = np.asarray(result.cmc)
+        mAP = float(result.mAP)
 
         print("** Results **")
         print(f"mAP: {mAP:.1%}")
+        print(f"mINP: {result.mINP:.1%}")
         print("CMC curve")
         for r in ranks:
             if 1 <= r <= len(cmc):
                 print(f"Rank-{r:<3}: {cmc[r - 1]:.1%}")
-        self.last_results[dataset_name] = {"rank1": float(cmc[0]), "mAP": mAP, "cmc": cmc}
+        self.last_results[dataset_name] = {
+            "rank1": float(cmc[0]),
+            "mAP": mAP,
+            "mINP": result.mINP,
+            "cmc": cmc,
+        }
 
-        if visrank and _is_main_process():
+        if visrank and main:
             self.visualize_ranked_results(distmat, dataset_name, save_dir, visrank_topk)
+        if report and main:
+            self._write_report(dataset_name, save_dir, result, qf, gf, distmat, dist_metric, ranks)
         return float(cmc[0]), mAP
+
+    def _write_report(
+        self, dataset_name: str, save_dir: str, result: Any, qf, gf, distmat, dist_metric: str, ranks
+    ) -> None:
+        """HTML report of one evaluation; only the rows of the shown queries are needed, so no dense matrix."""
+        from ..metrics import compute_distance_matrix
+        from ..utils.report import write_html_report
+
+        query, gallery = self.datamanager.fetch_test_loaders(dataset_name)
+        valid = np.flatnonzero(result.valid_query)
+        order = valid[np.argsort(-np.asarray(result.all_AP), kind="stable")]  # best AP first
+        shown = np.unique(np.concatenate([order[:6], order[-6:]]))
+        if distmat is not None:
+            rows = distmat[shown]
+        else:
+            rows = compute_distance_matrix(qf[torch.as_tensor(shown, device=qf.device)], gf, dist_metric)
+            rows = rows.cpu().numpy()
+        path = write_html_report(
+            osp.join(save_dir, f"report_{dataset_name}.html"),
+            dataset_name,
+            result.cmc,
+            result.mAP,
+            rows,
+            [query[i] for i in shown],
+            gallery,
+            mINP=result.mINP,
+            ranks=[r for r in ranks if 1 <= r <= len(result.cmc)],
+            num_valid_q=result.num_valid_q,
+            num_q=result.num_q,
+        )
+        print(f'Evaluation report written to "{path}"')
 
     # ------------------------------------------------------------------------------------------------ hooks
     def visualize_ranked_results(

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "compute_model_complexity": "model_complexity",
     # inference and visualisation
     "FeatureExtractor": "feature_extractor",
+    "OnnxFeatureExtractor": "onnx_extractor",
     "visualize_ranked_results": "reidtools",
     "re_ranking": "rerank",
     "write_html_report": "report",

@@ -72,7 +72,17 @@ def load_checkpoint(fpath: str | os.PathLike, weights_only: bool = True) -> dict
             f"Could not load checkpoint '{path}' safely: {exc}\n"
             "If you trust this file, load it with load_checkpoint(path, weights_only=False)."
         ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ) as exc:
+        # garbage bytes surface as any of these from the unpickler / zip reader
         raise RuntimeError(f"Checkpoint '{path}' is corrupt or not a PyTorch file: {exc}") from exc
 
 

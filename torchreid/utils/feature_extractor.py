@@ -97,14 +97,37 @@ class FeatureExtractor:
                     f"{len(other)} weights of '{model_path}' did not fit the model: {other}", stacklevel=2
                 )
 
+        self.images = ImageBatcher(image_size, pixel_mean, pixel_std, pixel_norm)
+        self.preprocess = self.images.preprocess
+        self.image_size = tuple(int(s) for s in image_size)
+        self.device = device
+        self.model = model.to(device)
+
+    def __call__(self, input: Any) -> torch.Tensor:
+        images = self.images(input).to(self.device)
+        with torch.no_grad():
+            features = self.model(images)
+        return features
+
+
+class ImageBatcher:
+    """Turns what :class:`FeatureExtractor` accepts into one preprocessed ``(B, C, H, W)`` float batch.
+
+    Shared by the PyTorch and the ONNX extractors so both see exactly the same pixels.
+    """
+
+    def __init__(
+        self,
+        image_size: Sequence[int] = (256, 128),
+        pixel_mean: Sequence[float] = IMAGENET_MEAN,
+        pixel_std: Sequence[float] = IMAGENET_STD,
+        pixel_norm: bool = True,
+    ) -> None:
         tfms: list[Any] = [T.Resize(tuple(int(s) for s in image_size)), T.ToTensor()]
         if pixel_norm:
             tfms.append(T.Normalize(mean=list(pixel_mean), std=list(pixel_std)))
         self.preprocess = T.Compose(tfms)
         self.to_pil = T.ToPILImage()
-        self.image_size = tuple(int(s) for s in image_size)
-        self.device = device
-        self.model = model.to(device)
 
     def _load(self, element: Any) -> torch.Tensor:
         if isinstance(element, (str, os.PathLike)):
@@ -145,9 +168,9 @@ class FeatureExtractor:
                     "Tensor input must be a preprocessed float tensor (use an ndarray for uint8 images)"
                 )
         else:
-            raise NotImplementedError(f"Unsupported input type {type(input)}")
+            raise TypeError(
+                f"Unsupported input type {type(input).__name__}: pass a path, a list of paths, an HWC uint8 array "
+                "(or a list of them) or a float tensor"
+            )
 
-        images = images.to(self.device)
-        with torch.no_grad():
-            features = self.model(images)
-        return features
+        return images

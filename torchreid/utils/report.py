@@ -95,11 +95,14 @@ def write_html_report(
     ranks: Sequence[int] = (1, 5, 10, 20),
     topk: int = 5,
     num_queries: int = 6,
+    num_valid_q: int | None = None,
+    num_q: int | None = None,
 ) -> Path:
     """Write the report to ``save_path`` (an ``.html`` file) and return its path.
 
     ``query``/``gallery`` are dataset records ``(path, pid, camid, ...)``; ``distmat`` is the query x gallery
-    distance matrix used for ``cmc``/``mAP``. Best/worst queries are chosen by the rank of their first true match.
+    distance matrix used for ``cmc``/``mAP`` (or only the rows of the queries to show, then pass the totals
+    ``num_q``/``num_valid_q`` for the header). Best/worst queries are chosen by the rank of their first true match.
     """
     save_path = Path(save_path)
     save_path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +140,8 @@ table.grid td.q {{ border-right: 2px solid #333; padding-right: 8px; }}
 .row {{ display: flex; gap: 48px; align-items: flex-start; flex-wrap: wrap; }}
 </style></head><body>
 <h1>Evaluation on {name}</h1>
-<p>{len(query)} queries, {len(gallery)} gallery items, {len(evaluable)} queries with a cross-camera match.</p>
+<p>{num_q if num_q is not None else len(query)} queries, {len(gallery)} gallery items,
+{num_valid_q if num_valid_q is not None else len(evaluable)} queries with a cross-camera match.</p>
 <div class="row"><table class="metrics">{"".join(metric_rows)}</table>{_cmc_svg(cmc)}</div>
 <h2>Best queries</h2><table class="grid">{"".join(_query_rows(distmat, query, gallery, best, topk))}</table>
 <h2>Worst queries</h2><table class="grid">{"".join(_query_rows(distmat, query, gallery, worst, topk))}</table>
