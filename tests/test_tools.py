@@ -131,5 +131,5 @@ def test_onnx_feature_extractor_matches_pytorch(osnet_ckpt, tmp_path):
     got = OnnxFeatureExtractor(onnx_path, image_size=(64, 32))(paths)
     assert got.shape == (3, 512)
     np.testing.assert_allclose(got, ref.numpy(), atol=1e-4, rtol=1e-4)
-    with pytest.raises(FileNotFoundError, match="tools/export.py"):
+    with pytest.raises(FileNotFoundError, match=r"tools/export\.py"):
         OnnxFeatureExtractor(tmp_path / "missing.onnx")

@@ -21,7 +21,7 @@ __all__ = ["OnnxFeatureExtractor"]
 
 
 class OnnxFeatureExtractor:
-    """Features from an ONNX re-ID model (input ``images`` N×3×H×W → output ``features`` N×D)."""
+    """Features from an ONNX re-ID model (input ``images`` Nx3xHxW → output ``features`` NxD)."""
 
     def __init__(
         self,
