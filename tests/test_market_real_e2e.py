@@ -9,7 +9,6 @@ import sys
 from collections import defaultdict
 
 import pytest
-
 from conftest import DATA, REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data]
@@ -67,7 +66,9 @@ def test_train_and_evaluate_on_real_market_layout(tmp_path):
     # the dataset summary shows the split as written
     assert re.search(rf"train\s*\|\s*30\s*\|\s*{counts['train']}\s*\|", out), out[:3000]
     assert re.search(rf"query\s*\|\s*15\s*\|\s*{counts['query']}\s*\|", out)
-    assert re.search(rf"gallery\s*\|\s*{counts['gallery_ids']}\s*\|\s*{counts['gallery']}\s*\|", out), re.findall(r".*gallery.*", out)
+    assert re.search(rf"gallery\s*\|\s*{counts['gallery_ids']}\s*\|\s*{counts['gallery']}\s*\|", out), (
+        re.findall(r".*gallery.*", out)
+    )
     mAP = float(re.search(r"^mAP: (\d+\.\d)%$", out, re.M).group(1))
     rank1 = float(re.search(r"^Rank-1  : (\d+\.\d)%$", out, re.M).group(1))
     assert 0 < mAP <= 100 and 0 <= rank1 <= 100

@@ -396,32 +396,26 @@ def imagedata_kwargs(cfg: CfgNode) -> dict[str, Any]:
     }
 
 
+# keys of imagedata_kwargs that VideoDataManager does not take
+_IMAGE_ONLY_KEYS = (
+    "k_tfm",
+    "load_train_targets",
+    "train_sampler_t",
+    "cuhk03_labeled",
+    "cuhk03_classic_split",
+    "market1501_500k",
+    "custom_train",
+    "custom_query",
+    "custom_gallery",
+)
+
+
 def videodata_kwargs(cfg: CfgNode) -> dict[str, Any]:
-    return {
-        "root": cfg.data.root,
-        "sources": cfg.data.sources,
-        "targets": cfg.data.targets,
-        "height": cfg.data.height,
-        "width": cfg.data.width,
-        "transforms": cfg.data.transforms,
-        "norm_mean": cfg.data.norm_mean,
-        "norm_std": cfg.data.norm_std,
-        "use_gpu": _use_gpu(cfg),
-        "split_id": cfg.data.split_id,
-        "combineall": cfg.data.combineall,
-        "batch_size_train": cfg.train.batch_size,
-        "batch_size_test": cfg.test.batch_size,
-        "workers": cfg.data.workers,
-        # new: on-device augmentation (passed only when on, so other data managers keep working)
-        **({"gpu_augment": True} if cfg.data.get("gpu_augment", False) else {}),
-        "num_instances": cfg.sampler.num_instances,
-        "num_cams": cfg.sampler.num_cams,
-        "num_datasets": cfg.sampler.num_datasets,
-        "train_sampler": cfg.sampler.train_sampler,
-        # video specific
-        "seq_len": cfg.video.seq_len,
-        "sample_method": cfg.video.sample_method,
-    }
+    kwargs = {k: v for k, v in imagedata_kwargs(cfg).items() if k not in _IMAGE_ONLY_KEYS}
+    # video specific
+    kwargs["seq_len"] = cfg.video.seq_len
+    kwargs["sample_method"] = cfg.video.sample_method
+    return kwargs
 
 
 def optimizer_kwargs(cfg: CfgNode) -> dict[str, Any]:

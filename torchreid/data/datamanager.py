@@ -175,6 +175,83 @@ class DataManager:
             **self._loader_kwargs(workers),
         )
 
+    def _setup(
+        self, distributed: bool | None, shard_test: bool, dataset_kwargs: dict | None, kwargs: dict
+    ) -> dict:
+        """Record the process group and test sharding; return the extra keyword arguments for every dataset."""
+        self._world, self._rank = _dist_info(distributed)
+        self._shard_test = shard_test
+        return {**(dataset_kwargs or {}), **kwargs}
+
+    def _build_loaders(
+        self,
+        init_dataset: Any,
+        dataset_kwargs: dict[str, Any],
+        combineall: bool,
+        train_sampler: str,
+        batch_size_train: int,
+        batch_size_test: int,
+        workers: int,
+        num_instances: int,
+        num_cams: int,
+        num_datasets: int,
+        seed: int | None,
+        load_train_targets: bool = False,
+        train_sampler_t: str = "RandomSampler",
+        k_tfm: int | None = None,
+    ) -> tuple[Any, Any]:
+        """Build ``train_loader`` (+ ``train_loader_t``), ``test_loader`` and ``test_dataset``.
+
+        Datasets are built with ``init_dataset(name, transform=..., [k_tfm=...,] mode=..., combineall=...,
+        verbose=..., **dataset_kwargs)``; ``k_tfm`` (image data) applies to training sets, test sets get 1.
+        Returns ``(train set, target train set or None)``.
+        """
+
+        def make(name: str, transform: Any, mode: str, combine: bool) -> Any:
+            copies = {} if k_tfm is None else {"k_tfm": k_tfm if mode == "train" else 1}
+            return init_dataset(
+                name,
+                transform=transform,
+                **copies,
+                mode=mode,
+                combineall=combine,
+                verbose=self._rank == 0,
+                **dataset_kwargs,
+            )
+
+        train_args = (batch_size_train, workers, num_instances, num_cams, num_datasets, seed)
+        print("=> Loading train (source) dataset")
+        trainset = sum(make(name, self.transform_tr, "train", combineall) for name in self.sources)
+        self.train_set = trainset
+        self._num_train_pids = trainset.num_train_pids
+        self._num_train_cams = trainset.num_train_cams
+        self.train_loader = self._train_loader(trainset, train_sampler, *train_args)
+
+        self.train_loader_t = None
+        trainset_t = None
+        if load_train_targets:
+            overlap = set(self.sources) & set(self.targets)
+            if overlap:
+                raise ValueError(
+                    f"sources and targets must not overlap when load_train_targets=True: {sorted(overlap)}"
+                )
+            print("=> Loading train (target) dataset")
+            trainset_t = sum(make(name, self.transform_tr, "train", False) for name in self.targets)
+            self.train_loader_t = self._train_loader(trainset_t, train_sampler_t, *train_args)
+
+        print("=> Loading test (target) dataset")
+        self.test_loader: dict[str, dict[str, DataLoader]] = {}
+        self.test_dataset: dict[str, dict[str, list]] = {}
+        for name in self.targets:
+            queryset = make(name, self.transform_te, "query", False)
+            galleryset = make(name, self.transform_te, "gallery", False)
+            self.test_loader[name] = {
+                "query": self._test_loader(queryset, batch_size_test, workers),
+                "gallery": self._test_loader(galleryset, batch_size_test, workers),
+            }
+            self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
+        return trainset, trainset_t
+
     def _print_summary(self, train_summary: list[str]) -> None:
         print("\n")
         print("  **************** Summary ****************")
@@ -257,73 +334,30 @@ class ImageDataManager(DataManager):
             use_gpu=use_gpu,
             gpu_augment=gpu_augment,
         )
-        self._world, self._rank = _dist_info(distributed)
-        self._shard_test = shard_test
-        extra = {**(dataset_kwargs or {}), **kwargs}
-
-        def make(name: str, transform: Any, mode: str, combine: bool, k: int = 1):
-            return init_image_dataset(
-                name,
-                transform=transform,
-                k_tfm=k,
-                mode=mode,
-                combineall=combine,
+        extra = self._setup(distributed, shard_test, dataset_kwargs, kwargs)
+        trainset, trainset_t = self._build_loaders(
+            init_image_dataset,
+            dict(
                 root=root,
                 split_id=split_id,
                 cuhk03_labeled=cuhk03_labeled,
                 cuhk03_classic_split=cuhk03_classic_split,
                 market1501_500k=market1501_500k,
-                verbose=self._rank == 0,
                 **extra,
-            )
-
-        print("=> Loading train (source) dataset")
-        trainset = sum(make(name, self.transform_tr, "train", combineall, k_tfm) for name in self.sources)
-        self.train_set = trainset
-        self._num_train_pids = trainset.num_train_pids
-        self._num_train_cams = trainset.num_train_cams
-        self.train_loader = self._train_loader(
-            trainset,
+            ),
+            combineall,
             train_sampler,
             batch_size_train,
+            batch_size_test,
             workers,
             num_instances,
             num_cams,
             num_datasets,
             seed,
+            load_train_targets=load_train_targets,
+            train_sampler_t=train_sampler_t,
+            k_tfm=k_tfm,
         )
-
-        self.train_loader_t = None
-        if load_train_targets:
-            overlap = set(self.sources) & set(self.targets)
-            if overlap:
-                raise ValueError(
-                    f"sources and targets must not overlap when load_train_targets=True: {sorted(overlap)}"
-                )
-            print("=> Loading train (target) dataset")
-            trainset_t = sum(make(name, self.transform_tr, "train", False, k_tfm) for name in self.targets)
-            self.train_loader_t = self._train_loader(
-                trainset_t,
-                train_sampler_t,
-                batch_size_train,
-                workers,
-                num_instances,
-                num_cams,
-                num_datasets,
-                seed,
-            )
-
-        print("=> Loading test (target) dataset")
-        self.test_loader: dict[str, dict[str, DataLoader]] = {}
-        self.test_dataset: dict[str, dict[str, list]] = {}
-        for name in self.targets:
-            queryset = make(name, self.transform_te, "query", False)
-            galleryset = make(name, self.transform_te, "gallery", False)
-            self.test_loader[name] = {
-                "query": self._test_loader(queryset, batch_size_test, workers),
-                "gallery": self._test_loader(galleryset, batch_size_test, workers),
-            }
-            self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
 
         if self._rank == 0:
             lines = [f"# source images   : {len(trainset)}"]
@@ -388,47 +422,22 @@ class VideoDataManager(DataManager):
             use_gpu=use_gpu,
             gpu_augment=gpu_augment,
         )
-        self._world, self._rank = _dist_info(distributed)
-        self._shard_test = shard_test
+        extra = self._setup(distributed, shard_test, dataset_kwargs, kwargs)
         self.seq_len = seq_len
         self.sample_method = sample_method
-        extra = {**(dataset_kwargs or {}), **kwargs}
-
-        def make(name: str, transform: Any, mode: str, combine: bool):
-            return init_video_dataset(
-                name,
-                transform=transform,
-                mode=mode,
-                combineall=combine,
-                root=root,
-                split_id=split_id,
-                seq_len=seq_len,
-                sample_method=sample_method,
-                verbose=self._rank == 0,
-                **extra,
-            )
-
-        print("=> Loading train (source) dataset")
-        trainset = sum(make(name, self.transform_tr, "train", combineall) for name in self.sources)
-        self.train_set = trainset
-        self._num_train_pids = trainset.num_train_pids
-        self._num_train_cams = trainset.num_train_cams
-        self.train_loader = self._train_loader(
-            trainset, train_sampler, batch_size_train, workers, num_instances, num_cams, num_datasets, seed
+        trainset, _ = self._build_loaders(
+            init_video_dataset,
+            dict(root=root, split_id=split_id, seq_len=seq_len, sample_method=sample_method, **extra),
+            combineall,
+            train_sampler,
+            batch_size_train,
+            batch_size_test,
+            workers,
+            num_instances,
+            num_cams,
+            num_datasets,
+            seed,
         )
-        self.train_loader_t = None
-
-        print("=> Loading test (target) dataset")
-        self.test_loader = {}
-        self.test_dataset = {}
-        for name in self.targets:
-            queryset = make(name, self.transform_te, "query", False)
-            galleryset = make(name, self.transform_te, "gallery", False)
-            self.test_loader[name] = {
-                "query": self._test_loader(queryset, batch_size_test, workers),
-                "gallery": self._test_loader(galleryset, batch_size_test, workers),
-            }
-            self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
 
         if self._rank == 0:
             self._print_summary([f"# source tracklets : {len(trainset)}"])

@@ -5,6 +5,8 @@
 - :func:`reid_output` / :func:`check_loss` — the forward contract every re-ID model follows:
   eval → features ``(B, D)``; train + ``'softmax'`` → logits; train + ``'triplet'`` → ``(logits, features)``;
   any other loss → ``KeyError``.
+- :class:`PooledReIDModel` — base class giving the usual ``forward``: ``featuremaps`` → ``global_avgpool`` →
+  optional ``fc`` → :func:`reid_output`.
 - :func:`init_params` — the default initialisation the original applied to freshly built layers.
 - :func:`maybe_load_imagenet` — load ImageNet weights for ``pretrained=True`` through
   :mod:`torchreid.models.pretrained` (cache first, download only when missing).
@@ -24,6 +26,7 @@ from torch import nn
 
 __all__ = [
     "SUPPORTED_LOSSES",
+    "PooledReIDModel",
     "build_fc_layers",
     "check_loss",
     "init_params",
@@ -91,6 +94,25 @@ def reid_output(training: bool, loss: str, features: torch.Tensor, classifier: n
     if loss == "triplet":
         return logits, features
     raise KeyError(f"Unsupported loss: {loss!r} (expected one of {', '.join(SUPPORTED_LOSSES)})")
+
+
+class PooledReIDModel(nn.Module):
+    """Base of the models whose forward is ``featuremaps`` → ``global_avgpool`` → optional ``fc`` → classifier.
+
+    It adds no modules (so state-dict keys and their order are those the subclass registers in ``__init__``),
+    only :meth:`forward`. A subclass defines ``featuremaps(x)`` and sets ``loss``, ``global_avgpool``,
+    ``classifier`` and, optionally, ``fc`` (an embedding applied after pooling, or ``None``).
+    """
+
+    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
+        f = self.featuremaps(x)
+        if return_featuremaps:
+            return f
+        v = self.global_avgpool(f).flatten(1)
+        fc = getattr(self, "fc", None)
+        if fc is not None:
+            v = fc(v)
+        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 def init_params(module: nn.Module) -> None:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import build_fc_layers, init_params, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = [
@@ -81,7 +81,7 @@ class _Transition(nn.Sequential):
         self.add_module("pool", nn.AvgPool2d(kernel_size=2, stride=2))
 
 
-class DenseNet(nn.Module):
+class DenseNet(PooledReIDModel):
     """DenseNet-BC re-ID model.
 
     Args:
@@ -134,15 +134,6 @@ class DenseNet(nn.Module):
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.features(x), inplace=True)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 # Old torchvision DenseNet files name the layers of a dense layer "norm.1", "conv.2", ...

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, maybe_load_imagenet
 from .inceptionv4 import BasicConv2d, avg_pool_branch
 from .registry import register_model
 
@@ -138,7 +138,7 @@ class Block8(_ResidualInception):
         return self._residual(x, (self.branch0(x), self.branch1(x)))
 
 
-class InceptionResNetV2(nn.Module):
+class InceptionResNetV2(PooledReIDModel):
     """Inception-ResNet-v2 re-ID model (1536-d features)."""
 
     def __init__(self, num_classes: int, loss: str, **kwargs: Any) -> None:
@@ -170,13 +170,6 @@ class InceptionResNetV2(nn.Module):
         x = self.repeat_1(self.mixed_6a(x))
         x = self.block8(self.repeat_2(self.mixed_7a(x)))
         return self.conv2d_7b(x)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 @register_model(feature_dim=1536, **_META)

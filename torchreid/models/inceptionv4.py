@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = ["BasicConv2d", "InceptionV4", "inceptionv4"]
@@ -180,7 +180,7 @@ class InceptionC(nn.Module):
         return torch.cat((x0, x1, x2, self.branch3(x)), 1)
 
 
-class InceptionV4(nn.Module):
+class InceptionV4(PooledReIDModel):
     """Inception-v4 re-ID model: ``features`` → GAP → ``classifier`` (1536-d features)."""
 
     def __init__(self, num_classes: int, loss: str, **kwargs: Any) -> None:
@@ -205,13 +205,6 @@ class InceptionV4(nn.Module):
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 @register_model(feature_dim=1536, **_META)

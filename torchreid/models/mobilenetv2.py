@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._zoo_weights import load_or_warn, manual_weights
-from .common import build_fc_layers, init_params, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = ["MobileNetV2", "mobilenetv2_x1_0", "mobilenetv2_x1_4"]
@@ -81,7 +81,7 @@ _SETTINGS = (
 )
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(PooledReIDModel):
     """MobileNetV2 re-ID model with width multiplier ``width_mult``."""
 
     def __init__(
@@ -116,15 +116,6 @@ class MobileNetV2(nn.Module):
         for i in range(1, 10):
             x = getattr(self, f"conv{i}")(x)
         return x
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 @register_model(feature_dim=1280, **_META_1_0)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = [
@@ -183,7 +183,7 @@ class OSBlock(nn.Module):
 # ---------------------------------------------------------------------------------------------------------------
 # Network
 # ---------------------------------------------------------------------------------------------------------------
-class OSNet(nn.Module):
+class OSNet(PooledReIDModel):
     """Omni-Scale Network.
 
     Args:
@@ -247,15 +247,6 @@ class OSNet(nn.Module):
         x = self.conv3(x)
         x = self.conv4(x)
         return self.conv5(x)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        x = self.featuremaps(x)
-        if return_featuremaps:
-            return x
-        v = self.global_avgpool(x).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 # ---------------------------------------------------------------------------------------------------------------

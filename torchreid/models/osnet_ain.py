@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
 from .osnet import OSNET_CHANNELS, ChannelGate, Conv1x1, Conv1x1Linear, ConvLayer, LightConv3x3
 from .registry import register_model
 
@@ -91,7 +91,7 @@ class OSBlockINin(OSBlockAIN):
         return F.relu(x3 + identity)
 
 
-class OSNetAIN(nn.Module):
+class OSNetAIN(PooledReIDModel):
     """OSNet-AIN backbone + fc embedding + classifier (see :class:`torchreid.models.osnet.OSNet`)."""
 
     def __init__(
@@ -135,15 +135,6 @@ class OSNetAIN(nn.Module):
         x = self.pool2(self.conv2(x))
         x = self.pool3(self.conv3(x))
         return self.conv5(self.conv4(x))
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        x = self.featuremaps(x)
-        if return_featuremaps:
-            return x
-        v = self.global_avgpool(x).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 _BLOCKS = [[OSBlockINin, OSBlockINin], [OSBlockAIN, OSBlockINin], [OSBlockINin, OSBlockAIN]]

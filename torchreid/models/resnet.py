@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = [
@@ -116,7 +116,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet(nn.Module):
+class ResNet(PooledReIDModel):
     """ResNet / ResNeXt re-ID model.
 
     Args:
@@ -178,13 +178,16 @@ class ResNet(nn.Module):
                 conv1x1(self.inplanes, planes * block.expansion, stride),
                 nn.BatchNorm2d(planes * block.expansion),
             )
-        mods = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
+        mods = [block(self.inplanes, planes, stride, downsample, **self._block_kwargs(planes, 0, blocks))]
         self.inplanes = planes * block.expansion
         mods += [
-            block(self.inplanes, planes, groups=self.groups, base_width=self.base_width)
-            for _ in range(1, blocks)
+            block(self.inplanes, planes, **self._block_kwargs(planes, i, blocks)) for i in range(1, blocks)
         ]
         return nn.Sequential(*mods)
+
+    def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
+        """Extra keyword arguments of block ``index`` (of ``blocks``) in the stage of width ``planes``."""
+        return {"groups": self.groups, "base_width": self.base_width}
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         """The layer4 feature maps ``(B, 512·expansion, H/32, W/32)`` (H/16 with ``last_stride=1``)."""
@@ -194,15 +197,6 @@ class ResNet(nn.Module):
         x = self.layer3(x)
         return self.layer4(x)
 
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
-
 
 def _resnet(
     num_classes: int,
@@ -211,10 +205,11 @@ def _resnet(
     weights: str,
     block: type[BasicBlock | Bottleneck],
     layers: Sequence[int],
+    model_cls: type[ResNet] | None = None,
     **kwargs: Any,
 ) -> ResNet:
     kwargs.pop("use_gpu", None)
-    model = ResNet(num_classes=num_classes, loss=loss, block=block, layers=layers, **kwargs)
+    model = (model_cls or ResNet)(num_classes=num_classes, loss=loss, block=block, layers=layers, **kwargs)
     return maybe_load_imagenet(model, pretrained, f"torchvision:{weights}.IMAGENET1K_V1")
 
 

@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import maybe_load_imagenet
 from .registry import register_model
-from .resnet import Bottleneck, ResNet, conv1x1
+from .resnet import Bottleneck, ResNet, _resnet
 
 __all__ = ["IBN", "BottleneckIBNa", "ResNetIBNa", "resnet50_ibn_a"]
 
@@ -56,18 +55,8 @@ class BottleneckIBNa(Bottleneck):
 class ResNetIBNa(ResNet):
     """ResNet with IBN-a bottlenecks in all stages but the last (``planes == 512``)."""
 
-    def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
-        ibn = planes != 512
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        mods = [block(self.inplanes, planes, stride, downsample, ibn=ibn)]
-        self.inplanes = planes * block.expansion
-        mods += [block(self.inplanes, planes, ibn=ibn) for _ in range(1, blocks)]
-        return nn.Sequential(*mods)
+    def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
+        return {"ibn": planes != 512}
 
 
 @register_model(
@@ -76,8 +65,6 @@ class ResNetIBNa(ResNet):
 def resnet50_ibn_a(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ResNetIBNa:
-    kwargs.pop("use_gpu", None)
-    model = ResNetIBNa(
-        num_classes=num_classes, loss=loss, block=BottleneckIBNa, layers=[3, 4, 6, 3], **kwargs
+    return _resnet(
+        num_classes, loss, pretrained, "ResNet50_Weights", BottleneckIBNa, [3, 4, 6, 3], ResNetIBNa, **kwargs
     )
-    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")

@@ -13,9 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import maybe_load_imagenet
 from .registry import register_model
-from .resnet import Bottleneck, ResNet, conv1x1
+from .resnet import Bottleneck, ResNet, _resnet
 
 __all__ = ["BottleneckIBNb", "ResNetIBNb", "resnet50_ibn_b"]
 
@@ -54,18 +53,9 @@ class ResNetIBNb(ResNet):
         nn.init.ones_(self.bn1.weight)
         nn.init.zeros_(self.bn1.bias)
 
-    def _make_layer(self, block: type, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
-        with_in = planes in (64, 128)
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        mods = [block(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * block.expansion
-        mods += [block(self.inplanes, planes, IN=with_in and i == blocks - 1) for i in range(1, blocks)]
-        return nn.Sequential(*mods)
+    def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
+        # IN after the last block of layer1 and layer2 (never on a stage's first block)
+        return {"IN": 0 < index == blocks - 1 and planes in (64, 128)}
 
 
 @register_model(
@@ -74,8 +64,6 @@ class ResNetIBNb(ResNet):
 def resnet50_ibn_b(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ResNetIBNb:
-    kwargs.pop("use_gpu", None)
-    model = ResNetIBNb(
-        num_classes=num_classes, loss=loss, block=BottleneckIBNb, layers=[3, 4, 6, 3], **kwargs
+    return _resnet(
+        num_classes, loss, pretrained, "ResNet50_Weights", BottleneckIBNb, [3, 4, 6, 3], ResNetIBNb, **kwargs
     )
-    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import build_fc_layers, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = [
@@ -129,7 +129,7 @@ class SEResNeXtBottleneck(_SEBottleneckBase):
         self._build(inplanes, width, planes, reduction, stride, groups, downsample, stride_on_1x1=False)
 
 
-class SENet(nn.Module):
+class SENet(PooledReIDModel):
     """SE-ResNet / SE-ResNeXt re-ID model.
 
     Args:
@@ -204,15 +204,6 @@ class SENet(nn.Module):
         x = self.layer2(x)
         x = self.layer3(x)
         return self.layer4(x)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 def _senet(num_classes: int, loss: str, pretrained: bool, weights: str, **kwargs: Any) -> SENet:

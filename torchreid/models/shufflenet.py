@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._zoo_weights import load_or_warn
-from .common import init_params, reid_output
+from .common import PooledReIDModel, init_params
 from .registry import register_model
 
 __all__ = ["ShuffleNet", "channel_shuffle", "shufflenet"]
@@ -67,7 +67,7 @@ class Bottleneck(nn.Module):
         return F.relu(x + out)
 
 
-class ShuffleNet(nn.Module):
+class ShuffleNet(PooledReIDModel):
     """ShuffleNet (1x) re-ID model with ``num_groups`` groups (960-d features for g=3)."""
 
     def __init__(self, num_classes: int, loss: str = "softmax", num_groups: int = 3, **kwargs: Any) -> None:
@@ -96,13 +96,6 @@ class ShuffleNet(nn.Module):
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return self.stage4(self.stage3(self.stage2(self.conv1(x))))
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 @register_model(feature_dim=960, source=None)

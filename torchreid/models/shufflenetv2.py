@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, init_params, maybe_load_imagenet
 from .registry import register_model
 from .shufflenet import channel_shuffle
 
@@ -78,7 +78,7 @@ class InvertedResidual(nn.Module):
         return channel_shuffle(out, 2)
 
 
-class ShuffleNetV2(nn.Module):
+class ShuffleNetV2(PooledReIDModel):
     """ShuffleNet V2 re-ID model.
 
     Args:
@@ -123,13 +123,6 @@ class ShuffleNetV2(nn.Module):
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.conv1(x))
         return self.conv5(self.stage4(self.stage3(self.stage2(x))))
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 def _shufflenet_v2(

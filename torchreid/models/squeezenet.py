@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = ["Fire", "SqueezeNet", "squeezenet1_0", "squeezenet1_0_fc512", "squeezenet1_1"]
@@ -47,7 +47,7 @@ def _pool() -> nn.MaxPool2d:
     return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
 
 
-class SqueezeNet(nn.Module):
+class SqueezeNet(PooledReIDModel):
     """SqueezeNet re-ID model; ``version`` is ``1.0`` or ``1.1``."""
 
     def __init__(
@@ -103,15 +103,6 @@ class SqueezeNet(nn.Module):
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 def _squeezenet(

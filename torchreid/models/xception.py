@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
 from .registry import register_model
 
 __all__ = ["Block", "SeparableConv2d", "Xception", "xception"]
@@ -107,7 +107,7 @@ class Block(nn.Module):
         return x + skip
 
 
-class Xception(nn.Module):
+class Xception(PooledReIDModel):
     """Xception re-ID model (2048-d features, or the last fc dimension)."""
 
     def __init__(
@@ -147,15 +147,6 @@ class Xception(nn.Module):
             x = getattr(self, f"block{i}")(x)
         x = self.relu(self.bn3(self.conv3(x)))
         return self.relu(self.bn4(self.conv4(x)))
-
-    def forward(self, x: torch.Tensor, return_featuremaps: bool = False) -> Any:
-        f = self.featuremaps(x)
-        if return_featuremaps:
-            return f
-        v = self.global_avgpool(f).flatten(1)
-        if self.fc is not None:
-            v = self.fc(v)
-        return reid_output(self.training, self.loss, v, self.classifier)
 
 
 @register_model(feature_dim=2048, **_META)

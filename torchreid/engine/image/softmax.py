@@ -20,6 +20,19 @@ def _top1_accuracy(outputs: Any, targets: torch.Tensor) -> float:
     return float(pred.eq(targets).float().mean().item() * 100.0)
 
 
+def _setup_model_and_ce(
+    engine: Engine, model: torch.nn.Module, optimizer: Any, scheduler: Any, label_smooth: bool
+) -> CrossEntropyLoss:
+    """Register ``model`` (+ optimizer, scheduler) as the engine's main model; return its cross-entropy loss."""
+    engine.model = model
+    engine.optimizer = optimizer
+    engine.scheduler = scheduler
+    engine.register_model("model", model, optimizer, scheduler)
+    return CrossEntropyLoss(
+        num_classes=engine.datamanager.num_train_pids, use_gpu=engine.use_gpu, label_smooth=label_smooth
+    )
+
+
 class ImageSoftmaxEngine(Engine):
     r"""Softmax-engine for image-reid.
 
@@ -56,13 +69,7 @@ class ImageSoftmaxEngine(Engine):
         **engine_kwargs: Any,
     ) -> None:
         super().__init__(datamanager, use_gpu, **engine_kwargs)
-        self.model = model
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.register_model("model", model, optimizer, scheduler)
-        self.criterion = CrossEntropyLoss(
-            num_classes=self.datamanager.num_train_pids, use_gpu=self.use_gpu, label_smooth=label_smooth
-        )
+        self.criterion = _setup_model_and_ce(self, model, optimizer, scheduler, label_smooth)
 
     def forward_backward(self, data: dict[str, Any]) -> dict[str, float]:
         imgs, pids = self.parse_data_for_train(data)

@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
-from ...losses import CrossEntropyLoss, TripletLoss
+from ...losses import TripletLoss
 from ..engine import Engine
-from .softmax import _top1_accuracy
+from .softmax import _setup_model_and_ce, _top1_accuracy
 
 __all__ = ["ImageTripletEngine"]
 
@@ -46,10 +46,7 @@ class ImageTripletEngine(Engine):
         **engine_kwargs: Any,
     ) -> None:
         super().__init__(datamanager, use_gpu, **engine_kwargs)
-        self.model = model
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.register_model("model", model, optimizer, scheduler)
+        criterion_x = _setup_model_and_ce(self, model, optimizer, scheduler, label_smooth)
 
         if weight_t < 0 or weight_x < 0:
             raise ValueError(f"weight_t and weight_x must be >= 0, got {weight_t} and {weight_x}")
@@ -59,9 +56,7 @@ class ImageTripletEngine(Engine):
         self.weight_x = weight_x
 
         self.criterion_t = TripletLoss(margin=margin)
-        self.criterion_x = CrossEntropyLoss(
-            num_classes=self.datamanager.num_train_pids, use_gpu=self.use_gpu, label_smooth=label_smooth
-        )
+        self.criterion_x = criterion_x
 
     def forward_backward(self, data: dict[str, Any]) -> dict[str, float]:
         imgs, pids = self.parse_data_for_train(data)
