@@ -210,47 +210,48 @@ def test_forward_contract(name, no_cuda):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Deployment: torch.export and ONNX for the OSNet family
+# Deployment: torch.export for every model, ONNX for the OSNet family
 # ---------------------------------------------------------------------------------------------------------------
-def _export_params():
-    params = []
-    for name in ALL_MODELS:
-        marks = []
-        if name not in EXPORTED:
-            reason = (
-                "same code as a checked OSNet variant (only widths differ)"
-                if name.startswith("osnet")
-                else "export is checked for the OSNet family (the deployment models) only"
-            )
-            marks.append(pytest.mark.skip(reason=f"{name}: not exported in tests — {reason}"))
-        params.append(pytest.param(name, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("name", _export_params())
-def test_export_torch_and_onnx_with_dynamic_batch(name, tmp_path):
-    """torch.export (the successor of TorchScript; OSNet's forward returns tensors or tuples by mode, which
-    torch.jit.script cannot type) and ONNX with a dynamic batch axis, both compared to eager PyTorch."""
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
-    torch.manual_seed(0)
-    model = build_model(name, num_classes=NUM_CLASSES, pretrained=False).eval()
-    # non-trivial BN statistics, so that the comparison means something
+def _random_bn_stats(model: nn.Module) -> None:
+    """Non-trivial BN statistics, so that comparing exported and eager outputs means something."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_torch_export_with_dynamic_batch(name):
+    """Every architecture exports with torch.export (the successor of TorchScript, which cannot type forwards
+    that return a tensor in eval and a tuple in training) and a dynamic batch axis; outputs equal eager ones."""
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=NUM_CLASSES, pretrained=False).eval()
+    _random_bn_stats(model)
+    h, w = _hw(name)
+    program = torch.export.export(
+        model, (torch.randn(2, 3, h, w),), dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},)
+    )
+    for b in (1, 3):
+        xb = torch.randn(b, 3, h, w)
+        with torch.no_grad():
+            expected = model(xb)
+        torch.testing.assert_close(program.module()(xb), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTED))
+def test_onnx_export_with_dynamic_batch(name, tmp_path):
+    """ONNX with a dynamic batch axis for the deployment models (the OSNet family; the other widths are the same
+    code), run with onnxruntime and compared to eager PyTorch."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=NUM_CLASSES, pretrained=False).eval()
+    _random_bn_stats(model)
     x = torch.randn(2, 3, *DEFAULT_HW)
     inputs = {b: torch.randn(b, 3, *DEFAULT_HW) for b in (1, 3)}
     with torch.no_grad():
         expected = {b: model(xb) for b, xb in inputs.items()}
-
-    program = torch.export.export(
-        model, (x,), dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},)
-    )
-    for b, xb in inputs.items():
-        torch.testing.assert_close(program.module()(xb), expected[b], rtol=1e-4, atol=1e-5)
 
     path = tmp_path / f"{name}.onnx"
     with warnings.catch_warnings():
