@@ -82,13 +82,15 @@ def _split_trailing_overrides(args) -> None:
     """``-s a b train.lr 0.1``: argparse gives every word to ``-s``; hand config overrides back to ``opts``."""
     from torchreid.config.defaults import DEPRECATED_KEYS
 
-    sections = set(get_default_config().keys())
+    defaults = get_default_config()
+    sections = set(defaults.keys())
+    top_level_keys = {k for k, v in defaults.items() if not isinstance(v, dict)}  # e.g. use_gpu
     for attr in ("sources", "targets", "transforms"):
         values = getattr(args, attr)
         if not values:
             continue
         for i, v in enumerate(values):
-            if v in DEPRECATED_KEYS or ("." in v and v.split(".", 1)[0] in sections):
+            if v in DEPRECATED_KEYS or v in top_level_keys or ("." in v and v.split(".", 1)[0] in sections):
                 args.opts = values[i:] + list(args.opts or [])
                 setattr(args, attr, values[:i] or None)
                 break
@@ -145,6 +147,15 @@ def build_engine(cfg, datamanager, model, optimizer, scheduler):
     if cfg.data.type == "video":
         kwargs["pooling_method"] = cfg.video.pooling_method
     return cls(datamanager, model, optimizer, **kwargs)
+
+
+def restore_amp_state(engine, resume_path: str) -> None:
+    """Restore the fp16 gradient scaler saved in the checkpoint's ``amp`` entry, so a resumed run continues
+    with the same loss scale (only read when the engine has a scaler)."""
+    if resume_path and getattr(engine.accel, "scaler", None) is not None:
+        from torchreid.utils.checkpoint import load_checkpoint
+
+        engine.accel.load_state_dict(load_checkpoint(resume_path).get("amp"))
 
 
 def main(argv: list[str] | None = None):
@@ -235,6 +246,7 @@ def run(cfg, collect_env_info):
 
     print(f"Building {cfg.loss.name}-engine for {cfg.data.type}-reid")
     engine = build_engine(cfg, datamanager, model, optimizer, scheduler)
+    restore_amp_state(engine, cfg.model.resume)
     engine.config = cfg_to_dict(cfg)
     engine.run(**engine_run_kwargs(cfg))
     return engine

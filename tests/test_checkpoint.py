@@ -158,3 +158,40 @@ def test_load_checkpoint_of_arbitrary_bytes_is_a_clear_error(tmp_path, payload):
     path.write_bytes(payload)
     with pytest.raises(RuntimeError, match=r"broken\.pth"):
         load_checkpoint(path)
+
+
+def test_resume_restores_the_fp16_grad_scaler(tmp_path):
+    """main.py writes the GradScaler state under 'amp'; resuming must read it back (fp16 runs on CUDA; the
+    CPU scaler stands in for it here)."""
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    from torchreid.engine.accel import StepAccelerator
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "main.py"
+    spec = importlib.util.spec_from_file_location("torchreid_main_script_ckpt", path)
+    main = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(main)
+
+    saved = StepAccelerator(device="cpu")
+    saved.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    ckpt = save_checkpoint(
+        {"state_dict": Net().state_dict(), "epoch": 3, "amp": saved.state_dict()}, tmp_path
+    )
+
+    accel = StepAccelerator(device="cpu")
+    accel.scaler = torch.amp.GradScaler("cpu")  # a fresh scaler starts at 65536
+    main.restore_amp_state(types.SimpleNamespace(accel=accel), ckpt)
+    assert accel.scaler.get_scale() == 1024.0
+
+
+def test_checkpoint_file_has_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = save_checkpoint({"state_dict": Net().state_dict(), "epoch": 1}, tmp_path)
+    finally:
+        os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o644  # not mkstemp's 0600: others on the cluster can read it

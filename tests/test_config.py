@@ -183,6 +183,31 @@ def test_type_errors_and_coercion():
         merge_from_list(cfg, ["train.lr"])
 
 
+def test_yaml_exponent_floats_decoded_like_yacs(tmp_path):
+    # PyYAML reads `3e-4` (no dot) as a string; yacs (the original) decoded it as a float
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: 3e-4\n  weight_decay: 5e-4\n  stepsize: 20\nmodel:\n  name: osnet_x1_0\n")
+    cfg = get_default_config()
+    merge_from_file(cfg, str(path))
+    assert cfg.train.lr == pytest.approx(3e-4) and isinstance(cfg.train.lr, float)
+    assert cfg.train.weight_decay == pytest.approx(5e-4)
+    assert cfg.train.stepsize == [20]
+    assert cfg.model.name == "osnet_x1_0"
+
+
+def test_yaml_off_and_true_for_amp_and_compile(tmp_path):
+    # YAML 1.1 reads `off`/`true` as booleans; these string keys must still accept them
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  amp: off\n  compile: true\n")
+    cfg = get_default_config()
+    merge_from_file(cfg, str(path))
+    assert cfg.train.amp == "off" and cfg.train.compile == "default"
+    merge_from_list(cfg, ["train.compile", "False"])
+    assert cfg.train.compile == ""
+    with pytest.raises(ValueError, match=r"train\.amp"):
+        merge_from_list(cfg, ["train.amp", "True"])  # ambiguous: bf16 or fp16?
+
+
 def test_deprecated_visactmap_is_ignored(tmp_path):
     path = tmp_path / "old.yaml"
     path.write_text("test:\n  visactmap: False\n  eval_freq: 10\n")
@@ -332,6 +357,9 @@ def test_cli_flow_defaults_file_flags_overrides():
         ["-t", "market1501", "dukemtmcreid", "train.max_epoch", "3", "test.visactmap", "False"]
     )
     assert cfg.data.targets == ["market1501", "dukemtmcreid"] and cfg.train.max_epoch == 3
+    # ... also a top-level key (not a dataset name)
+    cfg = main.build_config(["-t", "market1501", "use_gpu", "False"])
+    assert cfg.data.targets == ["market1501"] and cfg.use_gpu is False
     # overrides come last
     cfg = main.build_config(["-s", "a", "--root", "R", "data.sources", "['b']"])
     assert cfg.data.sources == ["b"]

@@ -62,6 +62,14 @@ def test_combine_all_skips_junk_and_offsets(tmp_path):
     assert [r[1] for r in added] == [3, 2, 2, 3]
 
 
+def test_combine_all_adds_an_image_in_query_and_gallery_once(tmp_path):
+    # CUHK03's classic splits use the same test images as query and gallery
+    a, b = _img(tmp_path / "a.jpg"), _img(tmp_path / "b.jpg", (1, 2, 3))
+    test = [(a, 7, 0), (b, 7, 1)]
+    ds = ImageDataset([(a, 0, 0)], test, list(test), combineall=True, verbose=False)
+    assert ds.train[1:] == [(a, 1, 0, 0), (b, 1, 1, 0)] and ds.num_train_pids == 2
+
+
 def test_train_only_skips_combine(tmp_path):
     class TrainOnly(ImageDataset):
         _train_only = True
@@ -197,6 +205,23 @@ def test_registry_decorator_and_unknown_names(tmp_path):
         assert "market1501" in str(info.value) and "synthetic" in str(info.value)
     finally:
         IMAGE_DATASETS._items.pop("toy_for_test_data_dataset", None)
+
+
+def test_registries_load_the_builtin_datasets_on_any_lookup():
+    """IMAGE_DATASETS / VIDEO_DATASETS are public: .get / names / in must work in a fresh process too (not only
+    after init_*_dataset imported the dataset modules)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from torchreid.data.datasets import IMAGE_DATASETS, VIDEO_DATASETS\n"
+        "print(IMAGE_DATASETS.get('market1501').__name__, 'mars' in VIDEO_DATASETS, "
+        "'cuhk03' in IMAGE_DATASETS.names(), len(VIDEO_DATASETS) >= 4)"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Market1501", "True", "True", "True"]
 
 
 # ------------------------------------------------------------------------------------------------------ video

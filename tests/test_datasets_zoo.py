@@ -124,8 +124,10 @@ def test_msmt17_missing_listed_image(tmp_path):
 
 def test_msmt17_no_version_folder(tmp_path):
     (tmp_path / "msmt17").mkdir()
-    with pytest.raises(FileNotFoundError, match="MSMT17_V1"):
+    with pytest.raises(FileNotFoundError, match="MSMT17_V1") as e:
         load("msmt17", tmp_path)
+    # the error says how to obtain the data (manual download from the authors), not only the layout
+    assert "pkuvmc.com" in str(e.value) and "list_train.txt" in str(e.value)
 
 
 # ------------------------------------------------------------------------------------------------------ CUHK03
@@ -827,6 +829,31 @@ def test_register_custom_dataset(custom_tree):
     assert stats(ds2.train) == (2, 4, 2)
 
 
+def test_registered_custom_dataset_pickles(custom_tree, tmp_path):
+    """DataLoader workers under spawn/forkserver pickle the dataset; the generated class is not a module attribute,
+    and the child process never called register_custom_dataset."""
+    import pickle
+    import subprocess
+    import sys
+
+    t = custom_tree
+    name = f"shop_pickle_{os.getpid()}"
+    register_custom_dataset(name, train=str(t["train"]), query=str(t["query"]), gallery=str(t["gallery"]))
+    ds = init_image_dataset(name, verbose=False, mode="query")
+    blob = tmp_path / "ds.pkl"
+    blob.write_bytes(pickle.dumps(ds))
+    same = pickle.loads(blob.read_bytes())
+    assert type(same) is type(ds) and same.data == ds.data
+    code = (
+        "import pickle, sys; ds = pickle.load(open(sys.argv[1], 'rb')); "
+        "print(type(ds).__name__, len(ds), ds[0]['pid'], ds.train == ds.__dict__['train'])"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code, str(blob)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [f"Custom_{name}", str(len(ds)), str(ds[0]["pid"]), "True"]
+
+
 def test_custom_config_keys():
     from torchreid.config.defaults import get_default_config, imagedata_kwargs
 
@@ -870,6 +897,39 @@ def test_zoo_records_are_ints(tmp_path):
     ds = load("viper", tmp_path)
     for r in ds.train + ds.query + ds.gallery:
         assert isinstance(r[1], int) and isinstance(r[2], int) and not isinstance(r[1], np.integer)
+
+
+_MAKERS = {
+    "dukemtmcreid": make_duke,
+    "msmt17": make_msmt17,
+    "cuhk03": make_cuhk03,
+    "viper": make_viper,
+    "grid": make_grid,
+    "cuhk01": make_cuhk01,
+    "ilids": make_ilids,
+    "prid": make_prid,
+    "sensereid": make_sensereid,
+    "cuhk02": make_cuhk02,
+    "cuhksysu": make_cuhksysu,
+    "university1652": make_university1652,
+}
+
+
+@pytest.mark.parametrize("key", ZOO)
+def test_zoo_protocol_invariants(tmp_path, key):
+    """Every dataset: train labels are exactly 0..N-1 (the classifier has num_train_pids outputs), camids are
+    0-based ints, and combineall keeps the labels contiguous."""
+    assert sorted(_MAKERS) == sorted(ZOO)
+    _MAKERS[key](tmp_path)
+    for kw in ({}, {"combineall": True}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = load(key, tmp_path, **kw)
+        labels = sorted({r[1] for r in ds.train})
+        assert labels == list(range(ds.num_train_pids)), (key, kw)
+        for r in ds.train + ds.query + ds.gallery:
+            assert len(r) == 4 and all(type(v) is int for v in r[1:]), r
+            assert r[2] >= 0 and os.path.isfile(r[0]), r
 
 
 def test_split_id_types(tmp_path):

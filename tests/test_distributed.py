@@ -134,6 +134,17 @@ def test_rank0_checkpoint_resumes(trained, synthetic_root, tmp_path):
     assert resumed["epoch"] == 2
 
 
+def test_triplet_without_softmax_trains_under_ddp(synthetic_root, tmp_path):
+    # loss.triplet.weight_x defaults to 0: the classifier gets no gradient, which DDP must be told about
+    args = _main_args(
+        synthetic_root, tmp_path / "log",
+        "sampler.train_sampler", "RandomIdentitySampler", "sampler.num_instances", "4", "loss.name", "triplet",
+    )  # fmt: skip
+    proc = _torchrun(["scripts/main.py", *args], timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-4000:]
+    assert (tmp_path / "log" / "model" / "model.pth.tar-1").is_file()
+
+
 def test_identity_sampler_batch_not_divisible_across_ranks(synthetic_root, tmp_path):
     # 2 ranks x 4 instances: the global batch (12) must be a multiple of 8
     args = _main_args(

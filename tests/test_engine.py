@@ -444,3 +444,27 @@ def test_query_without_cross_camera_match_surfaces_metrics_error(datamanager):
     batch = {"img": imgs, "pid": torch.tensor([1, 2]), "camid": torch.tensor([0, 0])}
     with pytest.raises(ValueError, match="another camera"):
         engine._evaluate(dataset_name="x", query_loader=[batch], gallery_loader=[batch], ranks=[1])
+
+
+def test_cpu_model_is_moved_to_the_engine_gpu(datamanager, monkeypatch):
+    """The README example builds the model on the CPU; on a GPU machine the engine must move it (as the
+    original's ``model.cuda()`` did) instead of failing on the first batch with a device mismatch."""
+    from torchreid.engine import ImageSoftmaxEngine
+
+    moved = []
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, datamanager.num_train_pids)
+
+        def to(self, *args, **kwargs):  # no CUDA here: record the move instead of doing it
+            moved.append(torch.device(args[0]))
+            return self
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    engine = ImageSoftmaxEngine(datamanager, model, opt)
+    assert engine.device.type == "cuda"
+    assert [d.type for d in moved] == ["cuda"]

@@ -58,7 +58,8 @@ def test_all_input_kinds_agree(extractor, images):
     pre = torch.stack([extractor.preprocess(Image.open(p).convert("RGB")) for p in images])
     f_tensor = extractor(pre)
     f_tensor3 = torch.cat([extractor(t) for t in pre])
-    for f in (f_single, f_arrays, f_array, f_tensor, f_tensor3):
+    f_double = extractor(pre.double())  # e.g. built with torch.from_numpy on float64 arrays
+    for f in (f_single, f_arrays, f_array, f_tensor, f_tensor3, f_double):
         assert torch.allclose(f, f_list, atol=1e-5)
     from pathlib import Path
 

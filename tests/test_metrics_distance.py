@@ -51,6 +51,19 @@ def test_exact_values_and_helpers():
     assert compute_distance_matrix(torch.zeros(0, 3), torch.zeros(4, 3)).shape == (0, 4)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_differentiable_like_the_original(metric):
+    # the original's compute_distance_matrix could be used inside a loss; the chunked out= path must not break that
+    a = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, 8, dtype=torch.float64, requires_grad=True)
+    out = compute_distance_matrix(a, b, metric)
+    assert out.requires_grad
+    with torch.no_grad():
+        assert torch.allclose(out, compute_distance_matrix(a, b, metric, chunk_size=2))
+    fn = lambda x, y: compute_distance_matrix(x, y, metric)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (a, b))
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="Unknown distance metric"):
         compute_distance_matrix(torch.rand(2, 3), torch.rand(2, 3), "manhattan")

@@ -273,6 +273,22 @@ def test_nan_raises(backend):
         evaluate_rank(torch.from_numpy(args[0]), *args[1:], backend=backend)
 
 
+def test_cython_nan_in_any_row_raises_with_several_threads(monkeypatch):
+    # the parallel kernel must report a NaN seen by any thread, not only by the one that ran the last row
+    _backend("cython")
+    monkeypatch.setattr(rank_mod, "_num_threads", lambda: 4)
+    rng = np.random.RandomState(0)
+    nq, ng = 160, 50
+    args = [rng.rand(nq, ng).astype(np.float32), rng.randint(0, 10, nq), rng.randint(0, 10, ng)]
+    args += [rng.randint(0, 3, nq), rng.randint(0, 3, ng)]
+    for row in (0, 37, 80, 121):
+        for col in (int(np.flatnonzero(args[2] == args[1][row])[0]), 3):  # a positive's / any item's distance
+            dm = args[0].copy()
+            dm[row, col] = np.nan
+            with pytest.raises(ValueError, match="NaN"):
+                evaluate_rank(dm, *args[1:], backend="cython")
+
+
 def test_empty_query_or_gallery_raises():
     with pytest.raises(ValueError, match="empty"):
         evaluate_rank(np.zeros((0, 5), np.float32), [], [1, 2, 3, 4, 5], [], [0] * 5)

@@ -244,6 +244,19 @@ def test_offline_missing_weights_say_which_file_to_place_where(torch_home, monke
     assert isinstance(exc.value, FileNotFoundError)
 
 
+@pytest.mark.parametrize(
+    "name,filename", [("mobilenetv2_x1_0", "mobilenetv2_1.0.pth"), ("mlfn", "mlfn_imagenet.pth")]
+)
+def test_missing_manual_weights_say_where_to_get_them(torch_home, monkeypatch, name, filename):
+    # files the original asked users to fetch by hand: the warning must name the file, its place and its page
+    monkeypatch.setenv("TORCHREID_OFFLINE", "1")
+    with pytest.warns(UserWarning, match="randomly initialised") as rec:
+        build_model(name, num_classes=10, pretrained=True)
+    msg = " ".join(str(w.message) for w in rec)
+    assert str(torch_home / filename) in msg
+    assert "https://mega.nz/" in msg
+
+
 @pytest.mark.parametrize("name", ["osnet_x0_25", "resnet18"])
 def test_failed_download_leaves_no_partial_file(torch_home, name):
     # conftest blocks the network, so both gdown (Google Drive) and urllib fail

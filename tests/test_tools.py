@@ -45,6 +45,14 @@ def test_export_roundtrip_dynamic_batch(osnet_ckpt, tmp_path):
         np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-4)
 
 
+def test_export_without_weights_verifies_against_the_same_random_model(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.onnx"
+    # without -w the model has random weights; the check must compare the very same weights
+    assert export.main(["-m", "osnet_x0_25", "-o", str(out), "--height", "64", "--width", "32"]) == 0
+    assert "Verified with onnxruntime" in capsys.readouterr().out
+
+
 def test_export_rejects_checkpoint_of_another_architecture(osnet_ckpt, tmp_path, capsys):
     _, ckpt = osnet_ckpt
     rc = export.main(["-m", "osnet_x0_5", "-w", str(ckpt), "-o", str(tmp_path / "m.onnx")])

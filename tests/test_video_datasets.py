@@ -300,3 +300,9 @@ def test_dukevid_min_seq_len(tmp_path):
         assert len(cls(root=str(tmp_path), verbose=False).train) == 4  # writes the caches
         ds = cls(root=str(tmp_path), min_seq_len=4, verbose=False)  # filters the cached tracklets too
     assert sorted(len(r[0]) for r in ds.train) == [4, 4, 6]
+    # a min_seq_len that drops every tracklet of some identities keeps the train labels 0..N-1 (the classifier
+    # has num_train_pids outputs); here only raw pid 40 (label 2 before filtering) survives
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = cls(root=str(tmp_path), min_seq_len=5, verbose=False)
+    assert [(len(r[0]), r[1], r[2]) for r in ds.train] == [(6, 0, 7)] and ds.num_train_pids == 1

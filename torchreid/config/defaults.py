@@ -214,12 +214,23 @@ def _unknown_key_error(cfg: CfgNode, full_key: str, source: str) -> ConfigKeyErr
     return ConfigKeyError(f"Non-existent config key: '{full_key}' (in {source}).{hint}")
 
 
+# string keys whose values YAML / the command line may turn into booleans (YAML reads `amp: off` as False)
+_BOOL_AS_STR = {"train.amp": {False: "off"}, "train.compile": {False: "", True: "default"}}
+
+
 def _coerce(value: Any, default: Any, full_key: str, source: str) -> Any:
     """Convert ``value`` to the type of ``default`` where that is lossless, else raise a clear ValueError."""
+    if isinstance(value, bool) and value in _BOOL_AS_STR.get(full_key, {}):
+        return _BOOL_AS_STR[full_key][value]
     if isinstance(value, tuple):
         value = list(value)
     if default is None:
         return value
+    if isinstance(value, str) and not isinstance(default, str):
+        # like yacs: YAML reads `lr: 3e-4` as a string; decode it as a Python literal
+        value = _decode(value)
+        if isinstance(value, tuple):
+            value = list(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

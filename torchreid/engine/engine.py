@@ -91,6 +91,8 @@ class Engine:
         # evaluation uses the plain (or compiled) model on each rank's shard of query/gallery.
         self.sync_bn = bool(sync_bn)
         self._train_forwards: dict[str, Any] = {}
+        # set by engines whose loss leaves parameters without a gradient (triplet with weight_x=0: the classifier)
+        self.ddp_find_unused_parameters = False
 
         self.accel = StepAccelerator(
             amp=amp,
@@ -116,12 +118,27 @@ class Engine:
         self._optims[name] = optim
         self._scheds[name] = sched
         if model is not None:
+            self._move_to_device(model, optim)
             if self.sync_bn:
                 model = dist_utils.convert_sync_bn(model)  # no-op (with a warning) off CUDA or on one process
                 self._models[name] = model
             self._forwards[name] = self.accel.prepare_model(model)
             if optim is not None:
                 self._optims[name] = self.accel.prepare_optimizer(optim)
+
+    def _move_to_device(self, model: nn.Module, optim: Any) -> None:
+        """Put a model left on the CPU onto the engine's GPU (the original's examples called ``model.cuda()``;
+        without it the first batch fails with an input/weight device mismatch). ``Module.to`` keeps the
+        parameter objects, so ``optim`` stays valid; its state tensors follow (``step`` counters stay put)."""
+        param = next(model.parameters(), None)
+        if not self.use_gpu or param is None or param.device.type == self.device.type:
+            return
+        model.to(self.device)
+        if optim is not None:
+            for state in optim.state.values():
+                for k, v in state.items():
+                    if k != "step" and isinstance(v, torch.Tensor):
+                        state[k] = v.to(self.device)
 
     def get_model_names(self, names: str | Sequence[str] | None = None) -> list[str]:
         names_real = list(self._models.keys())
@@ -284,7 +301,10 @@ class Engine:
 
         self.set_model_mode("train")
         # wrap in DDP while every layer is trainable (frozen layers are then "unused" during fixbase epochs)
-        self._prepare_ddp(find_unused=fixbase_epoch > self.epoch and open_layers is not None)
+        self._prepare_ddp(
+            find_unused=(fixbase_epoch > self.epoch and open_layers is not None)
+            or self.ddp_find_unused_parameters
+        )
         self.two_stepped_transfer_learning(self.epoch, fixbase_epoch, open_layers)
 
         sampler = getattr(self.train_loader, "sampler", None)

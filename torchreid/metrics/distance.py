@@ -45,6 +45,10 @@ def _check_pair(input1, input2) -> tuple[torch.Tensor, torch.Tensor]:
     return a, b
 
 
+def _needs_grad(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
+
+
 def _block_rows(m: int, n: int, chunk_size: int | None) -> int:
     if chunk_size is not None:
         if chunk_size < 1:
@@ -63,6 +67,8 @@ def euclidean_squared_distance(input1, input2, chunk_size: int | None = None) ->
     sq_a = a.pow(2).sum(dim=1)
     sq_b = b.pow(2).sum(dim=1)
     bt = b.t()
+    if _needs_grad(a, b):  # out= does not support autograd: the original's out-of-place formula
+        return (sq_a.unsqueeze(1) + sq_b.unsqueeze(0)).addmm(a, bt, beta=1, alpha=-2)
     rows = _block_rows(m, n, chunk_size)
     for s in range(0, m, rows):
         e = min(m, s + rows)
@@ -82,6 +88,8 @@ def cosine_distance(input1, input2, chunk_size: int | None = None) -> torch.Tens
         return out
     a = F.normalize(a, p=2, dim=1)
     bt = F.normalize(b, p=2, dim=1).t()
+    if _needs_grad(a, b):  # out= does not support autograd: the original's out-of-place formula
+        return 1 - torch.mm(a, bt)
     rows = _block_rows(m, n, chunk_size)
     for s in range(0, m, rows):
         e = min(m, s + rows)

@@ -171,7 +171,8 @@ def _verify(path: Path, spec: WeightSpec) -> None:
 
 
 def _not_found_message(spec: WeightSpec, target: Path, reason: str) -> str:
-    where = spec.download_url or "its original source"
+    # files to fetch by hand have no download URL: their source names the page to get them from
+    where = spec.download_url or spec.source or "its original source"
     return (
         f"Pretrained weights '{spec.filename}' are not available ({reason}). Download them from {where} "
         f"and place the file at '{target}' (folder: $TORCH_HOME/checkpoints), or build the model with "

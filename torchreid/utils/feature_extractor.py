@@ -104,7 +104,8 @@ class FeatureExtractor:
         self.model = model.to(device)
 
     def __call__(self, input: Any) -> torch.Tensor:
-        images = self.images(input).to(self.device)
+        # a float64 tensor (e.g. from torch.from_numpy) would fail in the float32 model
+        images = self.images(input).to(self.device, dtype=torch.float32)
         with torch.no_grad():
             features = self.model(images)
         return features

@@ -21,9 +21,49 @@ __all__ = [
     "register_video_dataset",
 ]
 
-IMAGE_DATASETS: Registry[type] = Registry("image dataset")
-VIDEO_DATASETS: Registry[type] = Registry("video dataset")
 _LOADED: set[str] = set()
+
+
+class _DatasetRegistry(Registry[type]):
+    """A registry that imports the built-in dataset modules of ``subpackage`` before any lookup, so that
+    ``IMAGE_DATASETS.get("market1501")``, ``names()`` or ``in`` work in a fresh process (registering does not
+    trigger the import)."""
+
+    def __init__(self, kind: str, subpackage: str) -> None:
+        super().__init__(kind)
+        self._subpackage = subpackage
+
+    def resolve(self, name: str) -> str:
+        _load(self._subpackage)
+        return super().resolve(name)
+
+    def names(self) -> list[str]:
+        _load(self._subpackage)
+        return super().names()
+
+    def aliases(self) -> dict[str, str]:
+        _load(self._subpackage)
+        return super().aliases()
+
+    def items(self) -> list[tuple[str, type]]:
+        _load(self._subpackage)
+        return super().items()
+
+    def __contains__(self, name: object) -> bool:
+        _load(self._subpackage)
+        return super().__contains__(name)
+
+    def __iter__(self):
+        _load(self._subpackage)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        _load(self._subpackage)
+        return super().__len__()
+
+
+IMAGE_DATASETS: Registry[type] = _DatasetRegistry("image dataset", "image")
+VIDEO_DATASETS: Registry[type] = _DatasetRegistry("video dataset", "video")
 
 
 def _load(subpackage: str) -> None:

@@ -197,10 +197,12 @@ class Dataset:
         test_pids = sorted({r[1] for r in self.query + self.gallery if r[1] not in junk})
         pid2label = {pid: i + self.num_train_pids for i, pid in enumerate(test_pids)}
         combined = list(self.train)
+        seen = set()  # an image in both query and gallery (CUHK03 classic: query = gallery) is added once
         for data in (self.query, self.gallery):
             for path, pid, camid, dsetid in data:
-                if pid in junk:
+                if pid in junk or (path, pid, camid) in seen:
                     continue
+                seen.add((path, pid, camid))
                 combined.append((path, pid2label[pid], camid, dsetid))
         self.train = combined
         self.num_train_pids = self.get_num_pids(self.train)

@@ -54,6 +54,8 @@ class ImageTripletEngine(Engine):
             raise ValueError("weight_t + weight_x must be > 0 (at least one loss must be used)")
         self.weight_t = weight_t
         self.weight_x = weight_x
+        # without the softmax loss the classifier gets no gradient; DDP must be told so
+        self.ddp_find_unused_parameters = weight_x == 0
 
         self.criterion_t = TripletLoss(margin=margin)
         self.criterion_x = criterion_x

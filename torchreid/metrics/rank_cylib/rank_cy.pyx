@@ -122,12 +122,14 @@ def positive_ranks(const float[:, ::1] dist, const int64_t[::1] pos_ptr, const i
             rc = _row_ranks(&dist[r, 0], num_g, &pos_idx[pos_ptr[r]], pos_ptr[r + 1] - pos_ptr[r],
                             &junk_idx[junk_ptr[r]] if junk_ptr[r + 1] > junk_ptr[r] else NULL,
                             junk_ptr[r + 1] - junk_ptr[r], &out[pos_ptr[r]])
+            # in-place updates make these OpenMP reductions; a plain assignment would make them lastprivate
+            # (the value of whichever thread ran the last iteration), silently losing an error seen elsewhere
             if rc == -1:
-                failed = 1
+                failed += 1
             elif rc == -2:
-                nan = 1
+                nan += 1
         elif _has_nan(&dist[r, 0], num_g):
-            nan = 1
+            nan += 1
     if failed:
         raise MemoryError("positive_ranks: allocation failed")
     if nan:

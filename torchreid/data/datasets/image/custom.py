@@ -338,6 +338,14 @@ class CustomImageDataset(ImageDataset):
                 )
         super().__init__(train_r, query_r, gallery_r, **kwargs)
 
+    def __reduce_ex__(self, protocol):
+        # a class made by register_custom_dataset is not a module attribute, so pickle (DataLoader workers under
+        # the spawn/forkserver start methods) could not find it by name: rebuild it from its name and subsets
+        cls = type(self)
+        if not cls.__dict__.get("_generated", False):
+            return super().__reduce_ex__(protocol)
+        return (_unpickle_generated, (cls._name, cls._subsets), self.__dict__)
+
 
 def _relabel(records: Records) -> Records:
     labels = {pid: i for i, pid in enumerate(sorted({pid for _, pid, _ in records}))}
@@ -362,15 +370,38 @@ def register_custom_dataset(
     """
     if train is None and query is None and gallery is None:
         raise CustomDataError(f"register_custom_dataset({name!r}): give at least train, or query and gallery")
-    cls = type(
+    cls = _make_class(name, {"train": train, "query": query, "gallery": gallery})
+    register_image_dataset(name, cls)
+    return cls
+
+
+def _make_class(name: str, subsets: dict[str, Source]) -> type[CustomImageDataset]:
+    return type(
         f"Custom_{name}",
         (CustomImageDataset,),
         {
-            "_subsets": {"train": train, "query": query, "gallery": gallery},
+            "_subsets": subsets,
             "_name": name,
-            "__doc__": f"Custom dataset {name!r} (train={train!r}, query={query!r}, gallery={gallery!r}).",
+            "_generated": True,
+            "__doc__": "Custom dataset {!r} (train={!r}, query={!r}, gallery={!r}).".format(
+                name, subsets["train"], subsets["query"], subsets["gallery"]
+            ),
             "__module__": __name__,
         },
     )
-    register_image_dataset(name, cls)
-    return cls
+
+
+_UNPICKLED: dict[tuple[str, str], type[CustomImageDataset]] = {}
+
+
+def _unpickle_generated(name: str, subsets: dict[str, Source]) -> CustomImageDataset:
+    """Recreate an instance of a ``register_custom_dataset`` class (in a process where it may not exist)."""
+    from .. import IMAGE_DATASETS
+
+    cls = IMAGE_DATASETS.get(name) if name in IMAGE_DATASETS else None
+    if not (isinstance(cls, type) and cls.__dict__.get("_generated", False)):
+        key = (name, repr(subsets))
+        cls = _UNPICKLED.get(key)
+        if cls is None:
+            cls = _UNPICKLED[key] = _make_class(name, subsets)
+    return cls.__new__(cls)

@@ -46,7 +46,8 @@ class MSMT17(ImageDataset):
         version = next((v for v in VERSIONS if osp.isdir(osp.join(self.dataset_dir, v))), None)
         if version is None:
             raise FileNotFoundError(
-                f"Neither MSMT17_V1 nor MSMT17_V2 found in {self.dataset_dir}. Expected layout:\n{self.layout}"
+                f"Neither MSMT17_V1 nor MSMT17_V2 found in {self.dataset_dir}.\n"
+                + self.missing_data_message(osp.join(self.dataset_dir, "MSMT17_V1"))
             )
         main = osp.join(self.dataset_dir, version)
         train_name, test_name = VERSIONS[version]

@@ -69,7 +69,12 @@ class DukeMTMCVidReID(VideoDataset):
         if tracklets is None:
             tracklets = self._scan(dir_path, relabel)
             write_json({"tracklets": tracklets_to_json(tracklets, self.dataset_dir)}, json_path)
-        return [t for t in tracklets if len(t[0]) >= self.min_seq_len]
+        kept = [t for t in tracklets if len(t[0]) >= self.min_seq_len]
+        if relabel and len(kept) < len(tracklets):
+            # min_seq_len may drop every tracklet of an identity: keep the train labels contiguous (0..N-1)
+            pid2label = {pid: label for label, pid in enumerate(sorted({t[1] for t in kept}))}
+            kept = [(paths, pid2label[pid], camid) for paths, pid, camid in kept]
+        return kept
 
     def _scan(self, dir_path: str, relabel: bool) -> list[tuple]:
         print(f'=> Scanning "{dir_path}" for tracklets (done once, then cached)')
