@@ -468,3 +468,20 @@ def test_cpu_model_is_moved_to_the_engine_gpu(datamanager, monkeypatch):
     engine = ImageSoftmaxEngine(datamanager, model, opt)
     assert engine.device.type == "cuda"
     assert [d.type for d in moved] == ["cuda"]
+
+
+def test_eval_set_smaller_than_world_size_is_not_sharded(monkeypatch):
+    """Under DDP a query set with fewer items than processes must not leave a rank with an empty shard."""
+    import torch
+
+    from torchreid.engine.engine import Engine
+    from torchreid.utils import distributed as dist_utils
+
+    monkeypatch.setattr(dist_utils, "is_distributed", lambda: True)
+    monkeypatch.setattr(dist_utils, "get_world_size", lambda: 4)
+    monkeypatch.setattr(dist_utils, "get_rank", lambda: 3)
+    small = torch.utils.data.DataLoader(list(range(3)), batch_size=2)
+    assert Engine._shard_loader(small) is small
+    big = torch.utils.data.DataLoader(list(range(10)), batch_size=2)
+    sharded = Engine._shard_loader(big)
+    assert isinstance(sharded.sampler, dist_utils.ShardSampler)

@@ -383,9 +383,15 @@ class Engine:
 
     @staticmethod
     def _shard_loader(loader: Any) -> Any:
-        """Under DDP, a copy of an evaluation loader that reads only this rank's contiguous shard."""
+        """Under DDP, a copy of an evaluation loader that reads only this rank's contiguous shard.
+
+        A set smaller than the number of processes is not sharded (every rank reads all of it): an empty shard
+        would leave that rank without features while the others wait for them.
+        """
         sampler = getattr(loader, "sampler", None)
         if not dist_utils.is_distributed() or isinstance(sampler, dist_utils.ShardSampler):
+            return loader
+        if len(loader.dataset) < dist_utils.get_world_size():
             return loader
         return torch.utils.data.DataLoader(
             loader.dataset,
