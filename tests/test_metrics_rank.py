@@ -419,3 +419,14 @@ def test_nan_features_raise(backend):
         evaluate_rank_from_features(
             qf, gf, [1, 2, 3, 4], [1, 2, 3, 4, 1, 2], [0] * 4, [1] * 6, backend=_backend(backend)
         )
+
+
+def test_cython_threads_follow_omp_num_threads(monkeypatch):
+    from torchreid.metrics import rank
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert rank._num_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    all_cpus = rank._num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "100000")  # never more than the CPUs the process may use
+    assert rank._num_threads() == all_cpus

@@ -406,3 +406,17 @@ def test_main_rejects_sample_all_with_batched_test_loader(tmp_path):
     ]  # fmt: skip
     with pytest.raises(ValueError, match="sample_method 'all'"):
         main.main(argv)
+
+
+def test_video_datamanager_rejects_sample_all_with_batched_test_loader(tmp_path):
+    """The check runs when the data manager is built, before any model exists."""
+    from torchreid.data import VideoDataManager
+
+    kwargs = {
+        "root": str(tmp_path), "sources": "synthetic_video", "height": 32, "width": 16, "workers": 0,
+        "use_gpu": False, "sample_method": "all", "batch_size_train": 1, "dataset_kwargs": SMALL,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=r"sample_method 'all'.*test\.batch_size 1"):
+        VideoDataManager(batch_size_test=3, **kwargs)
+    dm = VideoDataManager(batch_size_test=1, **kwargs)
+    assert dm.sample_method == "all"

@@ -80,10 +80,15 @@ def available_backends() -> list[str]:
 
 
 def _num_threads() -> int:
+    """CPUs this process may use, capped by OMP_NUM_THREADS when set (shared machines, test workers)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        n = min(n, int(env))
+    return max(1, n)
 
 
 @dataclass

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from ...data.datamanager import check_video_loaders
+
 __all__ = ["POOLING_METHODS", "VideoEngineMixin", "check_video_loaders", "pool_features"]
 
 POOLING_METHODS = ("avg", "max")
@@ -37,34 +39,6 @@ def pool_features(features: torch.Tensor, pooling_method: str) -> torch.Tensor:
     if pooling_method == "avg":
         return features.mean(dim=1)
     return features.amax(dim=1)
-
-
-def _loader_dataset(loader: Any) -> Any:
-    dataset = getattr(loader, "dataset", None)
-    while dataset is not None and not hasattr(dataset, "sample_method") and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset  # wrappers (Subset, prefetchers)
-    return dataset
-
-
-def check_video_loaders(datamanager: Any) -> None:
-    """``sample_method='all'`` yields tracklets of different lengths, which cannot be batched: such a loader
-    needs a batch size of 1. Raise a clear error instead of the DataLoader's tensor-size mismatch."""
-    loaders: list[tuple[str, Any]] = [("train", getattr(datamanager, "train_loader", None))]
-    for name, pair in (getattr(datamanager, "test_loader", None) or {}).items():
-        for subset in ("query", "gallery"):
-            loaders.append((f"{name} {subset}", pair.get(subset) if isinstance(pair, dict) else None))
-    for what, loader in loaders:
-        if loader is None:
-            continue
-        dataset = _loader_dataset(loader)
-        batch_size = getattr(loader, "batch_size", None)
-        if getattr(dataset, "sample_method", None) == "all" and batch_size is not None and batch_size > 1:
-            key = "train.batch_size" if what == "train" else "test.batch_size"
-            raise ValueError(
-                f"video sample_method 'all' reads every frame of a tracklet, so tracklets have different lengths "
-                f"and cannot be batched: the {what} loader has batch size {batch_size}. Set {key} 1 "
-                "(or use video.sample_method 'evenly' / 'random' with a fixed video.seq_len)."
-            )
 
 
 class VideoEngineMixin:
