@@ -485,3 +485,20 @@ def test_eval_set_smaller_than_world_size_is_not_sharded(monkeypatch):
     big = torch.utils.data.DataLoader(list(range(10)), batch_size=2)
     sharded = Engine._shard_loader(big)
     assert isinstance(sharded.sampler, dist_utils.ShardSampler)
+
+
+def test_base_classes_declare_their_hooks_abstract():
+    """The template's one hook (and the data bases' item access) must be implemented by a subclass."""
+    import inspect
+
+    from torchreid.data.datasets.dataset import Dataset
+    from torchreid.data.samplers import _EpochBatchSampler
+    from torchreid.engine.engine import Engine
+
+    assert Engine.__abstractmethods__ == {"forward_backward"}
+    assert Dataset.__abstractmethods__ == {"__getitem__"}
+    assert _EpochBatchSampler.__abstractmethods__ == {"_global_batches"}
+    for concrete in ("ImageSoftmaxEngine", "ImageTripletEngine", "VideoSoftmaxEngine", "VideoTripletEngine"):
+        import torchreid.engine as eng
+
+        assert not inspect.isabstract(getattr(eng, concrete)), concrete

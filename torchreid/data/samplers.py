@@ -17,6 +17,7 @@ Python's global ``random``, so ``set_random_seed`` makes it reproducible).
 
 from __future__ import annotations
 
+import abc
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -48,7 +49,7 @@ def _check_replicas(num_replicas: int | None, rank: int | None) -> tuple[int, in
     return world, r
 
 
-class _EpochBatchSampler(Sampler[int]):
+class _EpochBatchSampler(Sampler[int], abc.ABC):
     """Base of the batch-structured samplers: builds global batches per epoch, yields this rank's slices.
 
     Subclasses implement :meth:`_global_batches` (a list of index lists, each of length ``batch_size``).
@@ -87,8 +88,9 @@ class _EpochBatchSampler(Sampler[int]):
             return random.Random(random.getrandbits(64))
         return random.Random(f"{self.seed}:{self.epoch}")
 
-    def _global_batches(self, rng: random.Random) -> list[list[int]]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _global_batches(self, rng: random.Random) -> list[list[int]]:
+        """All ranks' batches of one epoch (global batch size), drawn from ``rng``."""
 
     def batches(self) -> list[list[int]]:
         """This rank's batches for the current epoch (each ``batch_size // num_replicas`` indices)."""

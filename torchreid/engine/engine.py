@@ -8,6 +8,7 @@ one place, :meth:`Engine.optimize`, backed by :class:`~torchreid.engine.accel.St
 
 from __future__ import annotations
 
+import abc
 import datetime
 import difflib
 import os.path as osp
@@ -47,7 +48,7 @@ def _is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
-class Engine:
+class Engine(abc.ABC):
     """Base engine: owns the loop, logging, TensorBoard, checkpointing and evaluation.
 
     Args:
@@ -353,9 +354,9 @@ class Engine:
 
         self.update_lr()
 
+    @abc.abstractmethod
     def forward_backward(self, data: dict[str, Any]) -> dict[str, float]:
         """One training step on ``data``; return ``{loss_name: value}`` (floats) for logging."""
-        raise NotImplementedError
 
     def _prepare_ddp(self, find_unused: bool = False) -> None:
         """Under ``torchrun`` (several processes) wrap each registered model in DistributedDataParallel once,

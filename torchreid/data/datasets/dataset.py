@@ -22,6 +22,7 @@ A concrete dataset builds its ``train``/``query``/``gallery`` lists in ``__init_
 
 from __future__ import annotations
 
+import abc
 import inspect
 import os
 import os.path as osp
@@ -59,7 +60,7 @@ def _as_records(data: Iterable[Sequence[Any]] | None, what: str) -> list[Record]
     return out
 
 
-class Dataset:
+class Dataset(abc.ABC):
     """Base class of image and video re-ID datasets.
 
     Args:
@@ -125,8 +126,9 @@ class Dataset:
 
     # ------------------------------------------------------------------------------------------------ protocol
 
+    @abc.abstractmethod
     def __getitem__(self, index: int) -> dict[str, Any]:
-        raise NotImplementedError
+        """One sample of the current ``mode`` (ImageDataset / VideoDataset define what it holds)."""
 
     def __len__(self) -> int:
         return len(self.data)

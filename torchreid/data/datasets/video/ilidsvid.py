@@ -32,7 +32,7 @@ class iLIDSVID(VideoDataset):
     dataset_url = "http://www.eecs.qmul.ac.uk/~xiatian/iLIDS-VID/iLIDS-VID.tar"
     layout = (
         "<root>/ilids-vid/\n"
-        "  i-LIDS-VID/sequences/{cam1,cam2}/personXXX/*.png\n"
+        "  i-LIDS-VID/sequences/{cam1,cam2}/person<NNN>/*.png\n"
         "  train-test people splits/train_test_splits_ilidsvid.mat\n"
         "Get it from https://xiatian-zhu.github.io/downloads_qmul_iLIDS-VID_ReID_dataset.html (iLIDS-VID.tar)."
     )

@@ -28,7 +28,7 @@ class PRID2011(VideoDataset):
     dataset_url = None
     layout = (
         "<root>/prid2011/\n"
-        "  prid_2011/multi_shot/{cam_a,cam_b}/person_XXXX/*.png\n"
+        "  prid_2011/multi_shot/{cam_a,cam_b}/person_<NNNN>/*.png\n"
         "  splits_prid2011.json\n"
         "Get prid_2011.zip from https://www.tugraz.at/institute/icg/research/team-bischof/lrs/downloads/PRID11/ and\n"
         "splits_prid2011.json from the original Torchreid documentation (Datasets > PRID2011)."
