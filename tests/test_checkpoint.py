@@ -189,9 +189,15 @@ def test_resume_restores_the_fp16_grad_scaler(tmp_path):
 def test_checkpoint_file_has_the_usual_permissions(tmp_path):
     import os
 
+    from torchreid.utils.tools import write_json
+
     mask = os.umask(0o022)
     try:
-        path = save_checkpoint({"state_dict": Net().state_dict(), "epoch": 1}, tmp_path)
+        path = save_checkpoint({"state_dict": Net().state_dict(), "epoch": 1}, tmp_path, is_best=True)
+        write_json({"a": 1}, str(tmp_path / "splits.json"))
     finally:
         os.umask(mask)
-    assert os.stat(path).st_mode & 0o777 == 0o644  # not mkstemp's 0600: others on the cluster can read it
+    # not mkstemp's 0600: others on the cluster can read them
+    for p in (path, tmp_path / "model-best.pth.tar", tmp_path / "splits.json"):
+        assert os.stat(p).st_mode & 0o777 == 0o644, p
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["model-best.pth.tar", "model.pth.tar-1", "splits.json"]

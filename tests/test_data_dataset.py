@@ -91,8 +91,12 @@ def test_sum_offsets_and_keeps_k_tfm(tmp_path):
     assert total.num_train_pids == 2 + 3 + 1
     assert total.num_datasets == 3
     assert total.train[2:5] == [(a, 2, 2, 1), (a, 3, 2, 1), (a, 4, 4, 1)]
-    # offsets accumulate: pid 0+5, cam 5+4 (d1+d2 have 4 cams), dsetid 2
-    assert total.train[5] == (a, 5, 9, 2)
+    # offsets accumulate past the largest label: pid 0+5, cam 5+5 (d1+d2 use cams 0,1,2,4), dsetid 2
+    assert total.train[5] == (a, 5, 10, 2)
+    # with a gap in the camera labels an offset by the count (4) would put d3's camera 0 on d2's camera 4
+    d4 = ImageDataset([(a, 0, 0)], [(a, 9, 0)], [(a, 9, 1)], verbose=False)
+    merged = d1 + d2 + d4
+    assert merged.train[-1] == (a, 5, 5, 2) and merged.num_train_cams == 5
     assert total.query == d1.query and total.gallery == d1.gallery
     item = total[0]
     assert isinstance(item["img"], list) and len(item["img"]) == 3
@@ -308,3 +312,17 @@ def test_download_url_atomic(tmp_path):
     with pytest.raises(RuntimeError, match=r"bad\.bin"):
         download_url((tmp_path / "does-not-exist").as_uri(), str(bad))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dst.bin"]  # partial file removed
+
+
+def test_atomic_output_keeps_the_old_file_on_failure(tmp_path):
+    from torchreid.utils.tools import atomic_output
+
+    dest = tmp_path / "sub" / "f.txt"
+    with atomic_output(dest) as tmp:
+        assert tmp.parent == dest.parent and not dest.exists()
+        tmp.write_text("v1")
+    assert dest.read_text() == "v1"
+    with pytest.raises(KeyError), atomic_output(dest) as tmp:
+        tmp.write_text("partial")
+        raise KeyError("boom")
+    assert dest.read_text() == "v1" and [p.name for p in dest.parent.iterdir()] == ["f.txt"]

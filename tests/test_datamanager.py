@@ -71,6 +71,10 @@ def test_workers_pin_memory_and_persistence(tmp_path):
     dm = _dm(tmp_path, workers=1, use_gpu=True)
     assert dm.train_loader.pin_memory == torch.cuda.is_available()
     assert dm.train_loader.persistent_workers and dm.train_loader.num_workers == 1
+    # test loaders start their workers per evaluation (no processes held between evaluations)
+    for loaders in dm.test_loader.values():
+        assert loaders["query"].num_workers == 1 and not loaders["query"].persistent_workers
+        assert not loaders["gallery"].persistent_workers
     batch = next(iter(dm.train_loader))
     assert batch["img"].shape == (8, 3, 32, 16)
     assert not _dm(tmp_path).train_loader.persistent_workers
@@ -103,6 +107,30 @@ def test_multi_source_and_train_targets(tmp_path):
             _dm(tmp_path, load_train_targets=True)
     finally:
         IMAGE_DATASETS._items.pop("tiny_copy_for_dm_test", None)
+
+
+def test_training_only_dataset_is_never_a_silent_target(tmp_path):
+    @register_image_dataset("tiny_train_only_for_dm_test")
+    class TinyTrainOnly(ImageDataset):
+        _train_only = True
+
+        def __init__(self, root="", **kwargs):
+            base = IMAGE_DATASETS.get("synthetic")(root=root, **TINY, verbose=False)
+            kwargs.pop("verbose", None)
+            super().__init__(base.train, base.train[:1], base.train[:1], verbose=False, **kwargs)
+
+    try:
+        sources = ["synthetic", "tiny_train_only_for_dm_test"]
+        with pytest.warns(UserWarning, match="'tiny_train_only_for_dm_test' is a training-only dataset"):
+            dm = _dm(tmp_path, sources=sources)  # targets default to the sources: the train-only one is dropped
+        assert dm.targets == ["synthetic"] and list(dm.test_loader) == ["synthetic"]
+        for targets in (sources, "tiny_train_only_for_dm_test"):  # named explicitly: an error before training
+            with pytest.raises(ValueError, match="cannot be a target: name test datasets in targets"):
+                _dm(tmp_path, sources="synthetic", targets=targets)
+        with pytest.raises(ValueError, match="cannot be a target"):
+            _dm(tmp_path, sources="tiny_train_only_for_dm_test")
+    finally:
+        IMAGE_DATASETS._items.pop("tiny_train_only_for_dm_test", None)
 
 
 def test_errors(tmp_path):

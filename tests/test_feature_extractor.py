@@ -77,6 +77,12 @@ def test_bad_inputs(extractor, images, tmp_path):
         extractor(3.0)
 
 
+def test_missing_model_path_is_an_error_not_a_silent_fallback(tmp_path):
+    missing = tmp_path / "model.pth.tar-60"
+    with pytest.raises(FileNotFoundError, match=r"model\.pth\.tar-60.*model_path=''"):
+        FeatureExtractor("osnet_x0_25", model_path=str(missing), device="cpu", verbose=False)
+
+
 def test_cuda_falls_back_to_cpu_with_warning(monkeypatch):
     _no_imagenet_weights(monkeypatch)
     if torch.cuda.is_available():

@@ -240,8 +240,12 @@ def test_offline_missing_weights_say_which_file_to_place_where(torch_home, monke
         build_model("osnet_x0_25", num_classes=10, pretrained=True)
     msg = str(exc.value)
     assert str(torch_home / "osnet_x0_25_imagenet.pth") in msg
-    assert "drive.google.com" in msg
+    assert "drive.google.com" in msg and "TORCHREID_OFFLINE is set" in msg
     assert isinstance(exc.value, FileNotFoundError)
+    monkeypatch.delenv("TORCHREID_OFFLINE")
+    with pytest.raises(WeightsNotFoundError, match=r"download=False was passed") as exc:
+        fetch_weights("osnet_x0_25", download=False)
+    assert "TORCHREID_OFFLINE" not in str(exc.value)
 
 
 @pytest.mark.parametrize(

@@ -210,6 +210,25 @@ def test_bnneck_loads_plain_backbone_weights(tmp_path):
     torch.testing.assert_close(model.conv1.conv.weight, plain.conv1.conv.weight)
 
 
+def test_bnneck_replicas_run_their_own_backbone():
+    """nn.DataParallel builds replicas with _replicate_for_data_parallel and then fills each replica's
+    children with per-device copies; the BNNeck replica must run those copies, not the original backbone."""
+    import copy
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", num_classes=4, pretrained=False, head="bnneck").eval()
+    x = torch.randn(2, 3, 64, 32)
+    ref = model(x)
+    replica = model._replicate_for_data_parallel()
+    for name, child in list(model.named_children()):  # what torch.nn.parallel.replicate does, per device
+        replica._modules[name] = copy.deepcopy(child)
+    torch.testing.assert_close(replica(x), ref)
+    with torch.no_grad():
+        replica.conv1.weight.zero_()  # only the replica's copy changes
+    assert torch.equal(model(x), ref)
+    assert not torch.allclose(replica(x), ref)
+
+
 def test_head_on_a_model_without_featuremaps_is_a_clear_error():
     with pytest.raises(KeyError, match="Unknown head"):
         build_model("osnet_x0_25", num_classes=4, pretrained=False, head="no_such_head")

@@ -141,3 +141,18 @@ def test_onnx_feature_extractor_matches_pytorch(osnet_ckpt, tmp_path):
     np.testing.assert_allclose(got, ref.numpy(), atol=1e-4, rtol=1e-4)
     with pytest.raises(FileNotFoundError, match=r"tools/export\.py"):
         OnnxFeatureExtractor(tmp_path / "missing.onnx")
+
+
+def test_actmap_cli_weights_missing_or_absent(tmp_path, capsys):
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((64, 32, 3), dtype=np.uint8)).save(img)
+    common = ["-m", "osnet_x0_25", "--images", str(img), "--height", "64", "--width", "32", "--device", "cpu"]
+    out = tmp_path / "maps"
+    rc = visualize_actmap.main([*common, "-w", str(tmp_path / "nope.pth"), "--save-dir", str(out)])
+    assert rc == 2 and "nope.pth' is not a file" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        assert visualize_actmap.main([*common, "--save-dir", str(out)]) == 0
+    assert (out / "images" / "a.jpg").is_file()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -142,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
 
+    if args.weights and not Path(args.weights).is_file():
+        print(
+            f"error: --weights '{args.weights}' is not a file (pass a checkpoint or state dict)",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.weights:
+        warnings.warn(
+            "no --weights (-w) given: the maps show an untrained, randomly initialised model; pass the trained "
+            "checkpoint to see what it attends to",
+            stacklevel=1,
+        )
     model = build_model(args.model, num_classes=1, pretrained=False)
     if args.weights:
         from torchreid.utils.checkpoint import load_pretrained_weights

@@ -13,6 +13,7 @@ loads ``batch_size_train // world_size`` images per step. Test loaders are compl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,7 @@ class DataManager:
         self.sources = _as_list(sources)
         if not self.sources:
             raise ValueError("sources must not be None or empty: name at least one training dataset")
+        self._explicit_targets = bool(_as_list(targets))
         self.targets = _as_list(targets) or list(self.sources)
         self.height = height
         self.width = width
@@ -116,10 +118,10 @@ class DataManager:
 
     # ------------------------------------------------------------------------------------------- shared parts
 
-    def _loader_kwargs(self, workers: int) -> dict[str, Any]:
+    def _loader_kwargs(self, workers: int, persistent: bool = True) -> dict[str, Any]:
         workers = int(workers)
         kw: dict[str, Any] = {"num_workers": workers, "pin_memory": self.use_gpu}
-        if workers > 0:
+        if workers > 0 and persistent:
             kw["persistent_workers"] = True
         return kw
 
@@ -172,7 +174,9 @@ class DataManager:
             shuffle=False,
             sampler=sampler,
             drop_last=False,
-            **self._loader_kwargs(workers),
+            # evaluation runs every eval_freq epochs: start its workers then instead of keeping two processes
+            # per worker and target alive (and their memory) for the whole run
+            **self._loader_kwargs(workers, persistent=False),
         )
 
     def _setup(
@@ -242,8 +246,18 @@ class DataManager:
         print("=> Loading test (target) dataset")
         self.test_loader: dict[str, dict[str, DataLoader]] = {}
         self.test_dataset: dict[str, dict[str, list]] = {}
-        for name in self.targets:
+        for name in list(self.targets):
             queryset = make(name, self.transform_te, "query", False)
+            if getattr(queryset, "_train_only", False):
+                # its query/gallery are placeholders: evaluating on them would fail only after training
+                msg = f"{name!r} is a training-only dataset (it has no query/gallery split)"
+                if self._explicit_targets or len(self.targets) == 1:
+                    raise ValueError(f"{msg}, so it cannot be a target: name test datasets in targets (-t)")
+                warnings.warn(f"{msg}; it is not evaluated (targets default to the sources)", stacklevel=3)
+                self.targets.remove(name)
+                if not self.targets:
+                    raise ValueError("every source is training-only: name test datasets in targets (-t)")
+                continue
             galleryset = make(name, self.transform_te, "gallery", False)
             self.test_loader[name] = {
                 "query": self._test_loader(queryset, batch_size_test, workers),

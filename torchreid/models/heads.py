@@ -13,7 +13,7 @@ The backbone keeps its own state-dict names (``conv1.weight``, ``layer1.0...``),
 backbone part of original checkpoints load into a BNNeck model; only its pooling/fc/classifier are replaced by
 ``pool``, ``bottleneck`` and ``classifier``. Use ``last_stride=1`` with backbones that accept it (the ResNet
 family) for the usual BoT setting. Any registered model that has a ``featuremaps(x)`` method works; the others
-(hacnn, pcb_*, mudeep) raise ``ValueError``. Without ``head`` nothing changes: models are exactly the original.
+raise ``ValueError``. ``nn.DataParallel`` works too (each replica runs its own copy of the backbone). Without ``head`` nothing changes: models are exactly the original.
 """
 
 from __future__ import annotations
@@ -115,6 +115,16 @@ class BNNeckModel(nn.Module):
         super().train(mode)
         self._body.training = mode  # the shared children already follow; keep the wrapper's flag in sync
         return self
+
+    def _replicate_for_data_parallel(self) -> BNNeckModel:
+        # nn.DataParallel replicates registered modules only; give each replica its own view of the backbone
+        # whose children are the replica's (the same dict, which replicate() then fills per device), so a
+        # replica on GPU k never runs the GPU-0 backbone.
+        replica = super()._replicate_for_data_parallel()
+        body = self._body._replicate_for_data_parallel()
+        body._modules = replica._modules
+        object.__setattr__(replica, "_body", body)
+        return replica
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return self._body.featuremaps(x)

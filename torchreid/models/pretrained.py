@@ -22,9 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,34 +179,29 @@ def _not_found_message(spec: WeightSpec, target: Path, reason: str) -> str:
 
 def _download(spec: WeightSpec, target: Path, quiet: bool) -> None:
     """Download into a temporary file beside ``target``; verify; rename into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if spec.gdrive_id:
-            import gdown
+    from ..utils.tools import atomic_output, fetch_url
 
-            # a file object as output: gdown then keeps no ".part" files of its own beside it
-            with open(tmp, "wb") as out:
-                result = gdown.download(id=spec.gdrive_id, output=out, quiet=quiet, timeout=60)
-            if result is None or tmp.stat().st_size == 0:
-                raise OSError("gdown could not fetch the file")
-        elif spec.url:
-            if not quiet:
-                print(f'Downloading "{spec.url}" to "{target}"')
-            with urllib.request.urlopen(spec.url, timeout=60) as resp, open(tmp, "wb") as out:
-                shutil.copyfileobj(resp, out)
-        else:
-            raise OSError("no download location is known")
-        _verify(tmp, spec)
-        os.replace(tmp, target)
+    try:
+        with atomic_output(target, suffix=".part") as tmp:
+            if spec.gdrive_id:
+                import gdown
+
+                # a file object as output: gdown then keeps no ".part" files of its own beside it
+                with open(tmp, "wb") as out:
+                    result = gdown.download(id=spec.gdrive_id, output=out, quiet=quiet, timeout=60)
+                if result is None or tmp.stat().st_size == 0:
+                    raise OSError("gdown could not fetch the file")
+            elif spec.url:
+                if not quiet:
+                    print(f'Downloading "{spec.url}" to "{target}"')
+                fetch_url(spec.url, tmp, quiet=quiet)
+            else:
+                raise OSError("no download location is known")
+            _verify(tmp, spec)
     except WeightsIntegrityError:
         raise
     except Exception as exc:
         raise WeightsNotFoundError(_not_found_message(spec, target, f"download failed: {exc}")) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def fetch_weights(key_or_spec: str | WeightSpec, download: bool | None = None, quiet: bool = False) -> Path:
@@ -227,9 +219,13 @@ def fetch_weights(key_or_spec: str | WeightSpec, download: bool | None = None, q
             _verify(path, spec)
             return path
     if download is None:
-        download = os.environ.get(OFFLINE_ENV, "").lower() not in ("1", "true", "yes", "on")
+        offline = os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes", "on")
+        download = not offline
+        reason = f"offline mode, {OFFLINE_ENV} is set"
+    else:
+        reason = "download=False was passed"
     if not download:
-        raise WeightsNotFoundError(_not_found_message(spec, target, f"offline mode, {OFFLINE_ENV} is set"))
+        raise WeightsNotFoundError(_not_found_message(spec, target, reason))
     _download(spec, target, quiet)
     return target
 

@@ -12,7 +12,6 @@ import os
 import pickle
 import random
 import shutil
-import tempfile
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from .tools import atomic_output
 
 __all__ = [
     "get_rng_state",
@@ -116,25 +117,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda_states)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def save_checkpoint(
@@ -156,10 +143,8 @@ def save_checkpoint(
     _atomic_save(state, path)
     print(f'Checkpoint saved to "{path}"')
     if is_best:
-        best = save_dir / "model-best.pth.tar"
-        tmp = best.with_name(best.name + ".tmp")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, best)
+        with atomic_output(save_dir / "model-best.pth.tar") as tmp:
+            shutil.copyfile(path, tmp)
     return str(path)
 
 

@@ -29,7 +29,8 @@ class FeatureExtractor:
 
     Args:
         model_name: model name (see ``torchreid.models.list_models()``).
-        model_path: path to model weights; when empty or missing, ImageNet-pretrained weights are used.
+        model_path: path to model weights; when empty, ImageNet-pretrained weights are used (a path that
+            is not a file raises ``FileNotFoundError``).
         image_size: (height, width).
         pixel_mean, pixel_std: normalisation statistics.
         pixel_norm: normalise pixels.
@@ -67,9 +68,10 @@ class FeatureExtractor:
 
         has_weights = bool(model_path) and os.path.isfile(os.fspath(model_path))
         if model_path and not has_weights:
-            warnings.warn(
-                f"model_path '{model_path}' is not a file; using ImageNet-pretrained weights instead",
-                stacklevel=2,
+            # the original silently fell back to ImageNet weights: a typo then gave meaningless features
+            raise FileNotFoundError(
+                f"model_path '{model_path}' is not a file; pass the path of trained weights (a checkpoint or a "
+                f"state dict), or model_path='' to use the ImageNet-pretrained weights"
             )
         model = build_model(
             model_name, num_classes=1, pretrained=not has_weights, use_gpu=device.type == "cuda"

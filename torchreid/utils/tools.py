@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -12,11 +13,14 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "atomic_output",
     "check_isfile",
     "collect_env_info",
     "download_url",
@@ -57,18 +61,34 @@ def read_json(fpath: str) -> Any:
             raise ValueError(f"{fpath} is not valid JSON ({e})") from e
 
 
+@contextlib.contextmanager
+def atomic_output(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``dest`` to write; when the block succeeds it replaces ``dest`` (with the
+    usual umask permissions, not ``mkstemp``'s 0600), when it raises it is removed. So ``dest`` is always either
+    absent, the previous file or the complete new one, never a partial file."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json(obj: Any, fpath: str) -> None:
     """Write ``obj`` as JSON atomically (temporary file in the same folder, then rename)."""
-    fpath = osp.abspath(fpath)
-    mkdir_if_missing(osp.dirname(fpath))
-    fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(fpath)}.", suffix=".tmp", dir=osp.dirname(fpath))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=4, separators=(",", ": "))
-        os.replace(tmp, fpath)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(osp.abspath(fpath)) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=4, separators=(",", ": "))
 
 
 def set_random_seed(seed: int) -> None:
@@ -82,6 +102,27 @@ def set_random_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def fetch_url(url: str, path: str | os.PathLike, quiet: bool = False, timeout: float = 60.0) -> None:
+    """Write what ``url`` (http(s), ftp, file) serves to ``path`` with urllib, showing progress unless ``quiet``.
+
+    Raises ``OSError`` when the transfer is cut short. Callers write to a temporary path (:func:`atomic_output`).
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": "torchreid"})
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(path, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) if getattr(response, "headers", None) else 0
+        done = 0
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+            done += len(chunk)
+            if not quiet and total:
+                sys.stdout.write(f"\r  {done / total:6.1%} of {total / 1e6:.1f} MB")
+                sys.stdout.flush()
+        if not quiet and total:
+            sys.stdout.write("\n")
+    if total and done != total:
+        raise OSError(f"download of {url} was cut short: received {done} of {total} bytes")
+
+
 def download_url(url: str, dst: str, timeout: float = 60.0) -> str:
     """Download ``url`` to ``dst`` with urllib.
 
@@ -90,38 +131,15 @@ def download_url(url: str, dst: str, timeout: float = 60.0) -> str:
     by hand.
     """
     dst = osp.abspath(osp.expanduser(dst))
-    folder = osp.dirname(dst)
-    mkdir_if_missing(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(dst)}.", suffix=".part", dir=folder)
-    os.close(fd)
     print(f'* url="{url}"')
     print(f'* destination="{dst}"')
     try:
-        req = urllib.request.Request(url, headers={"User-Agent": "torchreid"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
-            while True:
-                chunk = resp.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-                done += len(chunk)
-                if total:
-                    sys.stdout.write(f"\r...{done * 100 // total}%, {done // (1 << 20)} MB")
-                    sys.stdout.flush()
-        if total:
-            sys.stdout.write("\n")
-            if done != total:
-                raise RuntimeError(f"download of {url} was cut short: {done} of {total} bytes")
-        os.replace(tmp, dst)
+        with atomic_output(dst, suffix=".part") as tmp:
+            fetch_url(url, tmp, timeout=timeout)
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise RuntimeError(
             f"could not download {url} ({getattr(e, 'reason', e)}); download it by hand and place it at {dst}"
         ) from e
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     return dst
 
 

@@ -141,10 +141,11 @@ class Dataset(abc.ABC):
         if not isinstance(other, Dataset):
             return NotImplemented
         train = list(self.train)
+        # offset past the largest label, which is the count for the usual 0..n-1 labels (the original's offset)
+        # and never merges two identities or cameras when a set's labels have gaps
+        pid_off, cam_off, dset_off = (max((r[i] for r in self.train), default=-1) + 1 for i in (1, 2, 3))
         for path, pid, camid, dsetid in other.train:
-            train.append(
-                (path, pid + self.num_train_pids, camid + self.num_train_cams, dsetid + self.num_datasets)
-            )
+            train.append((path, pid + pid_off, camid + cam_off, dsetid + dset_off))
         common = {
             "transform": self.transform,
             "k_tfm": self.k_tfm,

@@ -21,13 +21,13 @@ import http.client
 import os
 import os.path as osp
 import re
-import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+
+from ...utils.tools import atomic_output, fetch_url
 
 __all__ = [
     "DownloadError",
@@ -82,26 +82,6 @@ def _offline_hint(url: str, dest: str, reason: object) -> str:
     )
 
 
-def _fetch_urllib(url: str, tmp: str, quiet: bool, timeout: float) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "torchreid"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) if getattr(response, "headers", None) else 0
-        done = 0
-        while True:
-            chunk = response.read(_CHUNK)
-            if not chunk:
-                break
-            out.write(chunk)
-            done += len(chunk)
-            if not quiet and total:
-                sys.stdout.write(f"\r  {done / total:6.1%} of {total / 1e6:.1f} MB")
-                sys.stdout.flush()
-        if not quiet and total:
-            sys.stdout.write("\n")
-        if total and done != total:
-            raise DownloadError(f"Download of {url} was cut short: received {done} of {total} bytes")
-
-
 def _fetch_gdrive(url: str, tmp: str, quiet: bool) -> None:
     try:
         import gdown
@@ -135,39 +115,32 @@ def download_file(
     dest = osp.abspath(osp.expanduser(dest))
     if osp.isfile(dest) and (sha256 is None or sha256sum(dest) == sha256.lower()):
         return dest
-    folder = osp.dirname(dest)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(dest)}.", suffix=".part", dir=folder)
-    os.close(fd)
     try:
-        if not quiet:
-            print(f"Downloading {url} to {dest}")
-        if is_google_drive(url):
-            _fetch_gdrive(url, tmp, quiet)
-        else:
-            scheme = urllib.parse.urlparse(url).scheme.lower()
-            if scheme not in ("http", "https", "ftp", "file"):
-                raise DownloadError(
-                    f"Unsupported URL scheme {scheme!r} in {url!r} (expected http(s), ftp or file)"
-                )
-            _fetch_urllib(url, tmp, quiet, timeout)
-        if sha256 is not None:
-            got = sha256sum(tmp)
-            if got != sha256.lower():
-                raise DownloadError(
-                    f"Checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {got}. The download is "
-                    f"corrupt or the file changed upstream; it was not kept. Place a verified copy at {dest}."
-                )
-        os.replace(tmp, dest)
+        with atomic_output(dest, suffix=".part") as tmp:
+            if not quiet:
+                print(f"Downloading {url} to {dest}")
+            if is_google_drive(url):
+                _fetch_gdrive(url, str(tmp), quiet)
+            else:
+                scheme = urllib.parse.urlparse(url).scheme.lower()
+                if scheme not in ("http", "https", "ftp", "file"):
+                    raise DownloadError(
+                        f"Unsupported URL scheme {scheme!r} in {url!r} (expected http(s), ftp or file)"
+                    )
+                fetch_url(url, tmp, quiet, timeout)
+            if sha256 is not None:
+                got = sha256sum(str(tmp))
+                if got != sha256.lower():
+                    raise DownloadError(
+                        f"Checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {got}. The download "
+                        f"is corrupt or the file changed upstream; it was not kept. Place a verified copy at {dest}."
+                    )
         return dest
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise DownloadError(_offline_hint(url, dest, reason)) from e
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 # ----------------------------------------------------------------------------------------------------- extraction
