@@ -43,6 +43,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import write_block  # noqa: E402
 
 SIZES = {
     # name: (num_q, num_g, query identities, distractor identities, cameras)
@@ -258,17 +261,7 @@ def write_results(path: Path, args, rows: list[dict]) -> str:
     lines += ["", f"<!-- bench_eval:{slug}:end -->"]
     block = "\n".join(lines)
     if path:
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        pat = re.compile(
-            rf"<!-- bench_eval:{re.escape(slug)}:begin -->.*?<!-- bench_eval:{re.escape(slug)}:end -->", re.S
-        )
-        if pat.search(text):
-            text = pat.sub(lambda _m: block, text)
-        else:
-            if "## Evaluation" not in text:
-                text = text.rstrip() + "\n\n## Evaluation (`benchmarks/bench_eval.py`)\n"
-            text = text.rstrip() + "\n\n" + block + "\n"
-        path.write_text(text)
+        write_block(path, "bench_eval", slug, block, "Evaluation (`benchmarks/bench_eval.py`)")
     return block
 
 

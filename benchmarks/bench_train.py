@@ -56,6 +56,9 @@ from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import find_block, write_block  # noqa: E402
 
 from torchreid.data.gpu_transforms import GPUAugment  # noqa: E402
 from torchreid.data.prefetch import DevicePrefetcher  # noqa: E402
@@ -405,14 +408,10 @@ def write_results(path: Path, device: torch.device, rows: list[dict[str, Any]], 
         r.pop("model_only_runs", None)
         r.pop("e2e_runs", None)
 
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pat = re.compile(
-        rf"<!-- bench_train:{re.escape(slug)}:begin -->.*?<!-- bench_train:{re.escape(slug)}:end -->", re.S
-    )
     old: list[dict[str, Any]] = []
-    m = pat.search(text)
-    if m:
-        d = re.search(rf"<!-- bench_train:{re.escape(slug)}:data (.*?) -->", m.group(0))
+    current = find_block(path, "bench_train", slug)
+    if current:
+        d = re.search(rf"<!-- bench_train:{re.escape(slug)}:data (.*?) -->", current)
         if d:
             with contextlib.suppress(ValueError):
                 old = json.loads(d.group(1))
@@ -424,13 +423,7 @@ def write_results(path: Path, device: torch.device, rows: list[dict[str, Any]], 
     merged = [r for r in old if key(r) not in new_keys] + rows
     merged.sort(key=lambda r: (r["model"], r["batch"], {"original": 0, "engine": 1}.get(r["mode"], 2)))
     block = _render(slug, name, merged)
-    if m:
-        text = text[: m.start()] + block + text[m.end() :]
-    else:
-        if "## Training throughput" not in text:
-            text = text.rstrip() + "\n\n## Training throughput (`benchmarks/bench_train.py`)\n"
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    write_block(path, "bench_train", slug, block, "Training throughput (`benchmarks/bench_train.py`)")
     return block
 
 
