@@ -46,8 +46,14 @@ def main() -> None:
     assert camids.tolist() == [10, 11, 11]
 
     params = {k: v.detach().cpu().clone() for k, v in D.unwrap_model(engine.model).named_parameters()}
+    buffers = {k: v.detach().cpu().clone() for k, v in D.unwrap_model(engine.model).named_buffers()}
     torch.save(
-        {"params": params, "indices": sampler_indices(engine.datamanager.train_loader), "rank": rank},
+        {
+            "params": params,
+            "buffers": buffers,
+            "indices": sampler_indices(engine.datamanager.train_loader),
+            "rank": rank,
+        },
         out / f"rank{rank}.pt",
     )
     D.barrier()

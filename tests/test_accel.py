@@ -11,6 +11,8 @@ from torch import nn
 from torchreid.data import gpu_transforms as gt
 from torchreid.data.prefetch import DevicePrefetcher
 from torchreid.engine.accel import NonFiniteLossError, StepAccelerator, normalize_amp, normalize_compile
+from torchreid.engine.engine import Engine
+from torchreid.utils.avgmeter import AverageMeter
 
 
 class TinyNet(nn.Module):
@@ -272,6 +274,139 @@ def test_build_gpu_augment_splits_pipeline_and_matches_cpu_normalisation():
         gt.build_gpu_augment(32, 16, ["random_flop"])
 
 
+# ---------------------------------------------------------------------------------------------- GPU paths on CPU
+def test_bf16_on_a_gpu_that_only_emulates_it_uses_fp16(monkeypatch):
+    # torch.cuda.is_bf16_supported() defaults to including_emulation=True: True on V100/T4 too
+    calls = []
+
+    def pre_ampere(including_emulation: bool = True) -> bool:
+        calls.append(including_emulation)
+        return including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", pre_ampere)
+    with pytest.warns(RuntimeWarning, match="bfloat16"):
+        accel = StepAccelerator(amp="bf16", device="cuda")
+    assert calls == [False]
+    assert accel.amp == "fp16" and accel.scaler is not None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # Ampere+
+    assert StepAccelerator(amp="bf16", device="cuda").amp == "bf16"
+
+
+def test_channels_last_gives_restored_optimizer_state_the_parameter_layout():
+    # resuming a checkpoint written without channels_last: Adam's moments are NCHW, the weights become NHWC;
+    # the fused CUDA kernel rejects tensors whose strides differ
+    model, opt = _setup()
+    _plain_steps(model, opt, n=1)
+    before = {k: v.clone() for k, v in opt.state[model.conv.weight].items()}
+    accel = StepAccelerator(channels_last=True, device="cpu")
+    accel.prepare_model(model)
+    accel.prepare_optimizer(opt)
+    w = model.conv.weight
+    assert w.is_contiguous(memory_format=torch.channels_last)
+    for k, v in opt.state[w].items():
+        assert v.stride() == w.stride() or v.shape != w.shape, k
+        assert torch.equal(v, before[k]), k
+    _accel_steps(accel, model, opt, n=1)
+
+
+class _EvalEngine(Engine):
+    def forward_backward(self, data):
+        return {}
+
+
+def _eval_engine(model, **kwargs):
+    import types
+
+    engine = _EvalEngine(types.SimpleNamespace(train_loader=None, test_loader={}), **kwargs)
+    engine.register_model("model", model)
+    return engine
+
+
+def _eval_batches(n=3, b=4):
+    g = torch.Generator().manual_seed(0)
+    return [
+        {
+            "img": torch.randn(b, 3, 16, 8, generator=g),
+            "pid": torch.arange(b),
+            "camid": torch.zeros(b, dtype=torch.long),
+        }
+        for _ in range(n)
+    ]
+
+
+def test_eval_features_survive_cudagraph_replays(monkeypatch):
+    # a CUDA-graph replay writes its outputs into the same static buffers every call; evaluation keeps each
+    # batch's features until the end, so it must get copies (simulated: a "compiled" forward with one output buffer)
+    model = TinyNet().eval()
+    engine = _eval_engine(model, use_gpu=False)
+    static_out = torch.empty(0)
+
+    def replay(x):
+        nonlocal static_out
+        out = model(x)
+        if static_out.shape != out.shape:
+            static_out = torch.empty_like(out)
+        return static_out.copy_(out)
+
+    marks = []
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    monkeypatch.setattr(StepAccelerator, "uses_cudagraphs", property(lambda self: True))
+    engine.accel.compile_mode = "reduce-overhead"
+    engine._forwards["model"] = replay
+    data = _eval_batches()
+    with torch.no_grad():
+        feats, pids, _ = engine._feature_extraction(data, AverageMeter())
+        ref = torch.cat([model(d["img"]) for d in data])
+    assert torch.equal(feats, ref)  # not the last batch three times
+    assert len(marks) == len(data) and pids.tolist() == [0, 1, 2, 3] * 3
+    # training forwards are untouched (their outputs are consumed within the step)
+    model.train()
+    engine._forwards["model"] = lambda x: static_out
+    assert engine.forward_model(data[0]["img"]) is static_out
+
+
+def test_dense_distances_for_rerank_come_to_the_host_in_row_blocks():
+    from torchreid.engine.engine import _host_distance_matrix
+    from torchreid.metrics import compute_distance_matrix
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(10, 16, generator=g), torch.randn(7, 16, generator=g)
+    for metric in ("euclidean", "cosine"):
+        full = compute_distance_matrix(a, b, metric).numpy()
+        assert (_host_distance_matrix(a, b, metric) == full).all()  # CPU: one block, as before
+        blocks = _host_distance_matrix(a, b, metric, block_rows=3)  # the GPU path's loop
+        assert blocks.shape == (10, 7) and blocks.dtype == full.dtype
+        torch.testing.assert_close(torch.from_numpy(blocks), torch.from_numpy(full), rtol=1e-5, atol=1e-5)
+
+
+def test_triplet_loss_stays_float32_under_autocast():
+    from torchreid.losses import TripletLoss
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 512) * 20 + 5  # squared norms ~2e5: beyond fp16's 65504
+    y = torch.arange(4).repeat_interleave(4)
+    loss = TripletLoss(0.3)
+    ref = loss(x, y)
+    for dtype in (torch.float16, torch.bfloat16):
+        with torch.autocast("cpu", dtype=dtype):
+            got = loss(x, y)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_rerank_accepts_low_precision_tensors():
+    from torchreid.utils.rerank import re_ranking
+
+    g = torch.Generator().manual_seed(0)
+    q, gal = torch.randn(5, 8, generator=g), torch.randn(12, 8, generator=g)
+    mats = [torch.cdist(a, b).to(torch.bfloat16) for a, b in ((q, gal), (q, q), (gal, gal))]
+    got = re_ranking(*mats)
+    ref = re_ranking(*[m.float().numpy() for m in mats])
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    assert torch.equal(got, torch.from_numpy(ref))
+
+
 # ---------------------------------------------------------------------------------------------- CUDA only
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -341,3 +476,40 @@ def test_cuda_gpu_augment_semantics():
     assert out.is_cuda and out.shape == x.shape and out.dtype == torch.float32
     flipped = gt.random_flip(x.float(), p=1.0)
     assert torch.equal(flipped, x.float().flip(-1))
+
+
+@cuda
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_cuda_eval_with_reduce_overhead_keeps_every_batch(amp):
+    torch.manual_seed(0)
+    model = TinyNet().cuda().eval()
+    engine = _eval_engine(model, use_gpu=True, amp=amp, compile="reduce-overhead")
+    data = _eval_batches(n=4)
+    with torch.no_grad():
+        feats, _, _ = engine._feature_extraction(data, AverageMeter())
+        with engine.autocast():
+            ref = torch.cat([model(d["img"].cuda()).float() for d in data])
+    torch.testing.assert_close(feats, ref, rtol=2e-2, atol=2e-2)
+
+
+@cuda
+def test_cuda_fused_step_after_resuming_state_without_channels_last():
+    model, opt = _cuda_setup()
+    x, y = _batch(0, b=16)
+    nn.functional.cross_entropy(model(x.cuda()), y.cuda()).backward()
+    opt.step()  # NCHW moments, as in a checkpoint written without channels_last
+    opt.zero_grad()
+    losses, opt = _cuda_steps(StepAccelerator(amp="bf16", channels_last=True, device="cuda"), model, opt, n=2)
+    assert opt.param_groups[0]["fused"] is True
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+@cuda
+def test_cuda_dense_distances_in_blocks_match():
+    from torchreid.engine.engine import _host_distance_matrix
+    from torchreid.metrics import compute_distance_matrix
+
+    a, b = torch.randn(300, 64, device="cuda"), torch.randn(200, 64, device="cuda")
+    full = compute_distance_matrix(a, b).cpu()
+    got = torch.from_numpy(_host_distance_matrix(a, b, "euclidean", block_rows=64))
+    torch.testing.assert_close(got, full, rtol=1e-4, atol=1e-3)

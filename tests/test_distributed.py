@@ -105,6 +105,16 @@ def test_ranks_stay_in_sync_and_see_different_samples(trained):
     assert i0 != i1, "both ranks drew the same samples"
 
 
+def test_ranks_evaluate_with_rank0_batchnorm_statistics(trained):
+    # DDP syncs buffers only at the start of a forward: after the last training step each rank's BatchNorm
+    # running statistics differ; the evaluation (which ran last) must have used rank 0's on every shard
+    _, ranks, _ = trained
+    b0, b1 = ranks[0]["buffers"], ranks[1]["buffers"]
+    assert b0.keys() == b1.keys() and any("running_mean" in k for k in b0)
+    for k in b0:
+        assert torch.equal(b0[k], b1[k]), f"buffer {k} differs between rank 0 and rank 1"
+
+
 def test_only_rank0_writes(trained):
     save_dir, _, _ = trained
     logs = sorted(save_dir.glob("train.log*"))
@@ -171,6 +181,22 @@ def test_single_process_helpers():
     assert D.wrap_ddp(model) is model and D.unwrap_model(torch.nn.DataParallel(model)) is model
     info = D.init_distributed(use_gpu=False)
     assert info.world_size == 1 and not info.distributed and info.device.type == "cpu"
+
+
+def test_gather_features_reads_ids_from_device_tensors():
+    class DeviceOnly(torch.Tensor):  # like a CUDA tensor: NumPy cannot read it, .cpu() can
+        def __array__(self, *args, **kwargs):
+            raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+        def cpu(self, *args, **kwargs):
+            return self.as_subclass(torch.Tensor)
+
+    ids = torch.tensor([4, 5, 6]).as_subclass(DeviceOnly)
+    _, p, c = D.gather_features(torch.randn(3, 2), ids, ids)
+    assert p.tolist() == c.tolist() == [4, 5, 6] and p.dtype.name == "int64"
+    model = torch.nn.BatchNorm1d(2)
+    D.broadcast_buffers(model)  # no-op on a single process
+    assert torch.equal(model.running_mean, torch.zeros(2))
 
 
 def test_shard_sampler_covers_in_order():

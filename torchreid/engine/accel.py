@@ -93,8 +93,27 @@ def normalize_compile(mode: Any) -> str:
 
 def _bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if not torch.cuda.is_available():
+            return False
+        # the default (including_emulation=True) also says yes on pre-Ampere GPUs (V100, T4), where bf16 is only
+        # emulated: no bf16 tensor cores, far slower than fp16 and some cuDNN/cuBLAS kernels are missing
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # older PyTorch without the argument
+            return torch.cuda.is_bf16_supported()
     return True
+
+
+def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give per-parameter state tensors (e.g. Adam's moments) the strides of their parameter."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            st = optimizer.state.get(p)
+            if not st:
+                continue
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p, dtype=v.dtype, device=v.device).copy_(v)
 
 
 class StepAccelerator:
@@ -157,6 +176,15 @@ class StepAccelerator:
     def autocast_dtype(self) -> torch.dtype | None:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.amp)
 
+    @property
+    def uses_cudagraphs(self) -> bool:
+        """True when the compiled model replays CUDA graphs (its outputs are overwritten by the next replay)."""
+        return (
+            self.device.type == "cuda"
+            and self.compile_backend == "inductor"
+            and self.compile_mode in ("reduce-overhead", "max-autotune")
+        )
+
     def describe(self) -> str:
         parts = [f"amp={self.amp}", f"channels_last={self.channels_last}"]
         parts.append(f"compile={self.compile_mode or 'off'}")
@@ -195,7 +223,12 @@ class StepAccelerator:
 
         Only applied when the accelerator is enabled (the default path stays bit-identical) and the user
         did not choose ``fused``/``foreach`` explicitly. Existing state (after a resume) is converted.
+        With ``channels_last``, restored state tensors take their parameter's memory layout: a checkpoint
+        written without it holds NCHW moments, and the fused kernel refuses (foreach silently slows down on)
+        state whose strides differ from the parameter's.
         """
+        if self.channels_last:
+            _match_param_layout(optimizer)
         if not (fused and self.enabled and self.device.type == "cuda"):
             return optimizer
         if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW | torch.optim.SGD):

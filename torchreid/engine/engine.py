@@ -42,6 +42,22 @@ def _unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
+def _host_distance_matrix(a: torch.Tensor, b: torch.Tensor, metric: str, block_rows: int | None = None):
+    """Dense ``a x b`` distance matrix as a NumPy array. On a GPU it is computed in blocks of rows copied to the
+    host one by one: a gallery x gallery matrix (re-ranking) can be far larger than GPU memory (MSMT17: 27 GB)."""
+    from ..metrics import compute_distance_matrix
+
+    m, n = a.shape[0], b.shape[0]
+    if block_rows is None:
+        block_rows = m if a.device.type == "cpu" else max(1, (1 << 26) // max(n, 1))
+    if block_rows >= m:
+        return compute_distance_matrix(a, b, metric).cpu().numpy()
+    out = np.empty((m, n), dtype=np.float32)
+    for s in range(0, m, block_rows):
+        out[s : s + block_rows] = compute_distance_matrix(a[s : s + block_rows], b, metric).cpu().numpy()
+    return out
+
+
 def _is_main_process() -> bool:
     import torch.distributed as dist
 
@@ -157,7 +173,18 @@ class Engine(abc.ABC):
         model = self._models[name]
         fn = self._train_forwards.get(name) if model.training else None
         fn = fn or self._forwards.get(name) or model
-        return fn(inputs)
+        if model.training or not self.accel.uses_cudagraphs:
+            return fn(inputs)
+        # evaluation with CUDA graphs (compile 'reduce-overhead'/'max-autotune'): every call is a new graph
+        # iteration whose replay overwrites the previous call's outputs, but evaluation keeps each batch's
+        # features (and video engines each chunk's) until all are concatenated, so hand out copies
+        self.accel.mark_step_begin()
+        out = fn(inputs)
+        if isinstance(out, torch.Tensor):
+            return out.clone()
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.clone() if isinstance(o, torch.Tensor) else o for o in out)
+        return out
 
     def set_model_mode(self, mode: str = "train", names: str | Sequence[str] | None = None) -> None:
         if mode not in ("train", "eval", "test"):
@@ -440,6 +467,12 @@ class Engine(abc.ABC):
     ) -> float:
         """Evaluate on every target dataset; return rank-1 of the last one."""
         self.set_model_mode("eval")
+        # under DDP each rank's BatchNorm running statistics drift apart after the last training forward (DDP
+        # broadcasts buffers only at the start of a forward): evaluate every shard with rank 0's, the model that
+        # rank 0 checkpoints
+        for model in self._models.values():
+            if model is not None:
+                dist_utils.broadcast_buffers(model)
         targets = list(self.test_loader.keys())
         if not targets:
             raise ValueError("No test dataset: set data.targets")
@@ -514,7 +547,7 @@ class Engine(abc.ABC):
         rerank: bool = False,
         report: bool = False,
     ) -> tuple[float, float]:
-        from ..metrics import compute_distance_matrix, evaluate_rank, evaluate_rank_from_features
+        from ..metrics import evaluate_rank, evaluate_rank_from_features
 
         batch_time = AverageMeter()
         print("Extracting features from query set ...")
@@ -535,13 +568,13 @@ class Engine(abc.ABC):
         if rerank or (visrank and main):
             # these need the dense query x gallery matrix
             print(f"Computing distance matrix with metric={dist_metric} ...")
-            distmat = compute_distance_matrix(qf, gf, dist_metric).cpu().numpy()
+            distmat = _host_distance_matrix(qf, gf, dist_metric)
             if rerank:
                 from ..utils.rerank import re_ranking
 
                 print("Applying person re-ranking ...")
-                distmat_qq = compute_distance_matrix(qf, qf, dist_metric).cpu().numpy()
-                distmat_gg = compute_distance_matrix(gf, gf, dist_metric).cpu().numpy()
+                distmat_qq = _host_distance_matrix(qf, qf, dist_metric)
+                distmat_gg = _host_distance_matrix(gf, gf, dist_metric)
                 distmat = re_ranking(distmat, distmat_qq, distmat_gg)
             print("Computing CMC and mAP ...")
             result = evaluate_rank(

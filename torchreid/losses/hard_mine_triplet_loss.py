@@ -27,9 +27,11 @@ class TripletLoss(nn.Module):
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``inputs``: features ``(B, D)``; ``targets``: identity labels ``(B,)``."""
         x = inputs.float()
-        # pairwise Euclidean distance (clamped before the square root for a finite gradient)
-        sq = x.pow(2).sum(dim=1, keepdim=True)
-        dist = (sq + sq.t() - 2.0 * x @ x.t()).clamp(min=1e-12).sqrt()
+        # pairwise Euclidean distance (clamped before the square root for a finite gradient), in float32 even
+        # inside an autocast region: an fp16 x @ x.t() overflows (squared norms of re-ID features exceed 65504)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            sq = x.pow(2).sum(dim=1, keepdim=True)
+            dist = (sq + sq.t() - 2.0 * x @ x.t()).clamp(min=1e-12).sqrt()
         same = targets.view(-1, 1).eq(targets.view(1, -1))
         if bool(same.all()):
             raise ValueError(

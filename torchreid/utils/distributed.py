@@ -33,6 +33,7 @@ __all__ = [
     "all_gather_variable",
     "all_reduce_mean",
     "barrier",
+    "broadcast_buffers",
     "broadcast_object",
     "cleanup",
     "convert_sync_bn",
@@ -237,6 +238,21 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def broadcast_buffers(model: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BatchNorm running statistics) to every rank, in place. No-op on one process."""
+    if not is_distributed():
+        return
+    dev = _comm_device()
+    with torch.no_grad():
+        for buf in model.buffers():
+            if buf.device == dev and buf.is_contiguous():
+                dist.broadcast(buf, src)
+            else:
+                tmp = buf.detach().to(dev).contiguous()
+                dist.broadcast(tmp, src)
+                buf.copy_(tmp)
+
+
 def _comm_device() -> torch.device:
     if is_distributed() and dist.get_backend() == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
@@ -269,6 +285,11 @@ def all_gather_variable(tensor: torch.Tensor) -> list[torch.Tensor]:
     return [o[:length].to(orig_device) for o, length in zip(out, lengths)]
 
 
+def _to_host(x: Any) -> Any:
+    """A tensor on the CPU (NumPy cannot read CUDA tensors); anything else unchanged."""
+    return x.detach().cpu() if isinstance(x, torch.Tensor) else x
+
+
 def gather_features(
     features: torch.Tensor, pids: Any, camids: Any
 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
@@ -278,8 +299,8 @@ def gather_features(
     extracted from the whole query or gallery set, in the dataset's order. ``pids``/``camids`` may be
     arrays, lists or tensors; they come back as int64 NumPy arrays.
     """
-    pid_t = torch.as_tensor(np.asarray(pids, dtype=np.int64))
-    cam_t = torch.as_tensor(np.asarray(camids, dtype=np.int64))
+    pid_t = torch.as_tensor(np.asarray(_to_host(pids), dtype=np.int64))
+    cam_t = torch.as_tensor(np.asarray(_to_host(camids), dtype=np.int64))
     if not is_distributed():
         return features, pid_t.numpy(), cam_t.numpy()
     if features.shape[0] != pid_t.shape[0] or pid_t.shape[0] != cam_t.shape[0]:

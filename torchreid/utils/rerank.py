@@ -28,7 +28,10 @@ __all__ = ["re_ranking"]
 
 def _to_numpy(x, name: str) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.dtype.is_floating_point and x.dtype.itemsize < 4:  # bf16 has no NumPy dtype; the work is float32
+            x = x.float()
+        x = x.numpy()
     a = np.asarray(x)
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
