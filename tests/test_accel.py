@@ -155,6 +155,18 @@ def test_prepare_optimizer_is_noop_on_cpu_and_default_path():
     assert not opt.param_groups[0].get("fused")
 
 
+def test_resumed_fused_flag_does_not_leak_into_the_default_path():
+    # a fast-path checkpoint's param_groups say fused=True; load_state_dict restores that flag
+    _, opt = _setup()
+    sd = opt.state_dict()
+    sd["param_groups"][0]["fused"], sd["param_groups"][0]["foreach"] = True, False
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["fused"] is True
+    StepAccelerator(device="cpu").prepare_optimizer(opt)
+    assert opt.param_groups[0]["fused"] == opt.defaults["fused"] and not opt.param_groups[0]["fused"]
+    assert opt.param_groups[0]["foreach"] == opt.defaults["foreach"]
+
+
 # ---------------------------------------------------------------------------------------------- GPU transforms
 def _ramp(b=6, h=16, w=8):
     x = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w).expand(b, 3, h, w).clone()

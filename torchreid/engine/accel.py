@@ -230,6 +230,12 @@ class StepAccelerator:
         if self.channels_last:
             _match_param_layout(optimizer)
         if not (fused and self.enabled and self.device.type == "cuda"):
+            # a checkpoint of a fast-path run restores its groups' fused flag with load_state_dict: without the
+            # fast path, go back to the kernels the optimiser was built with (the original numerics)
+            for g in optimizer.param_groups:
+                if g.get("fused") and not optimizer.defaults.get("fused"):
+                    g["fused"] = optimizer.defaults.get("fused")
+                    g["foreach"] = optimizer.defaults.get("foreach")
             return optimizer
         if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW | torch.optim.SGD):
             return optimizer
