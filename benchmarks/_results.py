@@ -7,10 +7,11 @@ device / configuration); a re-run replaces its block in place, a new block goes 
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
-__all__ = ["block_markers", "find_block", "write_block"]
+__all__ = ["block_markers", "cpu_model", "find_block", "write_block"]
 
 
 def block_markers(tool: str, slug: str) -> tuple[str, str]:
@@ -49,3 +50,15 @@ def write_block(path: Path, tool: str, slug: str, block: str, heading: str) -> N
                 text[:end].rstrip() + f"\n\n{block}\n" + ("\n" + text[end:].lstrip("\n") if nxt >= 0 else "")
             )
     path.write_text(text)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return name

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import platform
 import re
 import statistics
 import sys
@@ -42,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import write_block  # noqa: E402
+from _results import cpu_model, write_block  # noqa: E402
 
 from torchreid.data import ImageDataset  # noqa: E402
 from torchreid.data.gpu_transforms import build_gpu_augment  # noqa: E402
@@ -128,29 +127,17 @@ def loader_rate(recs, pipeline: str, workers: int, args) -> float:
     return statistics.median(rates)
 
 
-def cpu_name() -> str:
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return name
-
-
 def render(args, data_desc: str, single: dict[str, float], rows: list[dict[str, Any]]) -> tuple[str, str]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{cpu_name()} {cores} cores {args.height}x{args.width}".lower()).strip(
-        "-"
-    )
+    slug = re.sub(
+        r"[^a-z0-9]+", "-", f"{cpu_model()} {cores} cores {args.height}x{args.width}".lower()
+    ).strip("-")
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cmd = " ".join(["python benchmarks/bench_data.py", *sys.argv[1:]]).strip()
     lines = [
         f"<!-- bench_data:{slug}:begin -->",
-        f"### Data pipeline on {cpu_name()} ({cores} cores), {args.height}x{args.width} — {date}",
+        f"### Data pipeline on {cpu_model()} ({cores} cores), {args.height}x{args.width} — {date}",
         "",
         f"`{cmd}` — torch {torch.__version__}; data: {data_desc}; batch {args.batch}, median of {args.runs} runs "
         f"of {args.batches} batches after {args.warmup_batches}; load average at the start {load:.1f}.",

@@ -30,7 +30,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -45,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results import write_block  # noqa: E402
+from _results import cpu_model, write_block  # noqa: E402
 
 SIZES = {
     # name: (num_q, num_g, query identities, distractor identities, cameras)
@@ -173,15 +172,7 @@ def device_desc(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name(0)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return cpu
+    return cpu_model()
 
 
 def plan(args) -> list[dict]:
