@@ -200,4 +200,8 @@ def test_checkpoint_file_has_the_usual_permissions(tmp_path):
     # not mkstemp's 0600: others on the cluster can read them
     for p in (path, tmp_path / "model-best.pth.tar", tmp_path / "splits.json"):
         assert os.stat(p).st_mode & 0o777 == 0o644, p
-    assert sorted(q.name for q in tmp_path.iterdir()) == ["model-best.pth.tar", "model.pth.tar-1", "splits.json"]
+    assert sorted(q.name for q in tmp_path.iterdir()) == [
+        "model-best.pth.tar",
+        "model.pth.tar-1",
+        "splits.json",
+    ]

@@ -146,6 +146,14 @@ def test_unknown_section_in_yaml(tmp_path):
     path.write_text("trian:\n  lr: 0.1\n")
     with pytest.raises(KeyError, match="trian"):
         merge_from_file(get_default_config(), str(path))
+    # a whole unknown section: suggest where its keys live, else list the valid sections
+    path.write_text("somethingelse:\n  seq_len: 4\n")
+    with pytest.raises(ConfigKeyError, match=r"'somethingelse'.*Did you mean: video\.seq_len\?"):
+        merge_from_file(get_default_config(), str(path))
+    with pytest.raises(
+        ConfigKeyError, match=r"'zzz'.*Valid keys here: adam, cuhk03, .*train, use_gpu, video\."
+    ):
+        merge_from_list(get_default_config(), ["zzz", "1"])
 
 
 def test_unknown_key_on_command_line():
@@ -329,6 +337,7 @@ def test_shipped_config_parses_and_builds(path):
     assert optimizer.param_groups[0]["lr"] == pytest.approx(
         cfg.train.lr * (cfg.train.warmup_factor if cfg.train.warmup_epochs else 1)
     )
+    optimizer.step()  # (no gradients: a no-op) in the engine's order, before the scheduler's step
     scheduler.step()
     children = {n for n, _ in model.named_children()}
     if cfg.train.fixbase_epoch > 0:
@@ -353,9 +362,10 @@ def test_cli_flow_defaults_file_flags_overrides():
     assert cfg.data.root == "R" and cfg.data.sources == ["market1501"] and cfg.train.lr == 0.1
     assert cfg.model.name == load_config(qs).model.name  # from the file
     # -t is greedy in argparse: overrides after it are handed back to the override list
-    cfg = main.build_config(
-        ["-t", "market1501", "dukemtmcreid", "train.max_epoch", "3", "test.visactmap", "False"]
-    )
+    with pytest.warns(UserWarning, match=r"'test\.visactmap' .* is deprecated and ignored"):
+        cfg = main.build_config(
+            ["-t", "market1501", "dukemtmcreid", "train.max_epoch", "3", "test.visactmap", "False"]
+        )
     assert cfg.data.targets == ["market1501", "dukemtmcreid"] and cfg.train.max_epoch == 3
     # ... also a top-level key (not a dataset name)
     cfg = main.build_config(["-t", "market1501", "use_gpu", "False"])

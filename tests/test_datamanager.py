@@ -122,7 +122,8 @@ def test_training_only_dataset_is_never_a_silent_target(tmp_path):
     try:
         sources = ["synthetic", "tiny_train_only_for_dm_test"]
         with pytest.warns(UserWarning, match="'tiny_train_only_for_dm_test' is a training-only dataset"):
-            dm = _dm(tmp_path, sources=sources)  # targets default to the sources: the train-only one is dropped
+            # targets default to the sources: the train-only one is dropped
+            dm = _dm(tmp_path, sources=sources)
         assert dm.targets == ["synthetic"] and list(dm.test_loader) == ["synthetic"]
         for targets in (sources, "tiny_train_only_for_dm_test"):  # named explicitly: an error before training
             with pytest.raises(ValueError, match="cannot be a target: name test datasets in targets"):

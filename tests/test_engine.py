@@ -14,20 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from _shared import TINY_SYNTHETIC
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 
-TINY = {
-    "num_train_ids": 8,
-    "num_test_ids": 4,
-    "num_cams": 2,
-    "train_imgs_per_cam": 4,
-    "test_imgs_per_cam": 2,
-    "num_distractors": 2,
-    "height": 64,
-    "width": 32,
-}
+TINY = TINY_SYNTHETIC
 
 RUNNER = textwrap.dedent(
     f"""

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _shared import no_imagenet_weights
 from conftest import DATA, REFERENCE
 from PIL import Image
 
@@ -26,23 +27,11 @@ def images(tmp_path_factory):
     return paths
 
 
-def _no_imagenet_weights(mp: pytest.MonkeyPatch) -> None:
-    """No ImageNet weights in tests: build models with pretrained=False."""
-    import torchreid.models as models
-
-    real = models.build_model
-
-    def build(name, num_classes, loss="softmax", pretrained=True, use_gpu=True, **kw):
-        return real(name, num_classes, loss=loss, pretrained=False, use_gpu=use_gpu, **kw)
-
-    mp.setattr(models, "build_model", build)
-
-
 @pytest.fixture(scope="module")
 def extractor():
     torch.manual_seed(0)
     with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
-        _no_imagenet_weights(mp)
+        no_imagenet_weights(mp)
         warnings.simplefilter("ignore")
         ext = FeatureExtractor("osnet_x0_25", image_size=(64, 32), device="cpu", verbose=False)
     return ext
@@ -84,7 +73,7 @@ def test_missing_model_path_is_an_error_not_a_silent_fallback(tmp_path):
 
 
 def test_cuda_falls_back_to_cpu_with_warning(monkeypatch):
-    _no_imagenet_weights(monkeypatch)
+    no_imagenet_weights(monkeypatch)
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.warns(RuntimeWarning, match="CUDA"):

@@ -8,6 +8,11 @@ from torch import nn
 
 from torchreid.optim import WarmupScheduler, build_lr_scheduler, build_optimizer
 
+# these tests step schedulers alone to read their learning rates; the engine steps the optimiser first
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:Detected call of `lr_scheduler\.step\(\)` before:UserWarning"
+)
+
 
 class Net(nn.Module):
     def __init__(self):

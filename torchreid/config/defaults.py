@@ -13,7 +13,7 @@ import ast
 import difflib
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
@@ -202,15 +202,25 @@ def _all_keys(node: CfgNode, prefix: str = "") -> list[str]:
     return keys
 
 
-def _unknown_key_error(cfg: CfgNode, full_key: str, source: str) -> ConfigKeyError:
+def _unknown_key_error(
+    cfg: CfgNode, full_key: str, source: str, children: Sequence[str] = ()
+) -> ConfigKeyError:
+    """``children``: the keys under ``full_key`` when the unknown key is a whole section."""
     valid = _all_keys(cfg)
     close = difflib.get_close_matches(full_key, valid, n=3, cutoff=0.6)
     if not close:  # e.g. the right leaf name under another section
-        leaf = full_key.rsplit(".", 1)[-1]
-        close = [k for k in valid if k.rsplit(".", 1)[-1] == leaf][:3] or difflib.get_close_matches(
-            leaf, valid, n=3, cutoff=0.6
+        leaves = {full_key.rsplit(".", 1)[-1], *map(str, children)}
+        close = [k for k in valid if k.rsplit(".", 1)[-1] in leaves][:3] or difflib.get_close_matches(
+            full_key.rsplit(".", 1)[-1], valid, n=3, cutoff=0.6
         )
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    if close:
+        hint = f" Did you mean: {', '.join(close)}?"
+    else:
+        parent = cfg
+        for part in full_key.split(".")[:-1]:
+            parent = parent.get(part, CfgNode()) if isinstance(parent, CfgNode) else CfgNode()
+        names = sorted(parent) if isinstance(parent, CfgNode) and parent else sorted(cfg)
+        hint = f" Valid keys here: {', '.join(names)}."
     return ConfigKeyError(f"Non-existent config key: '{full_key}' (in {source}).{hint}")
 
 
@@ -276,7 +286,7 @@ def _merge_dict(cfg: CfgNode, data: dict, source: str) -> None:
                 )
                 continue
             if k not in node:
-                raise _unknown_key_error(cfg, full, source)
+                raise _unknown_key_error(cfg, full, source, list(v) if isinstance(v, dict) else ())
             if isinstance(node[k], CfgNode):
                 walk(node[k], v, full + ".")
             else:

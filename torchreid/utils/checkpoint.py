@@ -219,7 +219,7 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
     n_file = sum(1 for v in state_dict.values() if isinstance(v, torch.Tensor) and v.dim() > 0)
     n_model = sum(1 for v in model_dict.values() if v.dim() > 0)
     if n_match == 0 or (2 * n_match < n_file and 2 * n_match < n_model):
-        mismatched = [k for k in skipped if k in model_dict]
+        mismatched = [k for k in skipped if k in model_dict and isinstance(state_dict[k], torch.Tensor)]
         example = (
             f"e.g. {mismatched[0]!r} has shape {tuple(state_dict[mismatched[0]].shape)} in the file but "
             f"{tuple(model_dict[mismatched[0]].shape)} in the model"
@@ -237,7 +237,9 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
     if skipped:
         reasons = []
         for k in skipped:
-            if k in model_dict:
+            if not isinstance(state_dict[k], torch.Tensor):
+                reasons.append(f"{k} (not a tensor: {type(state_dict[k]).__name__})")
+            elif k in model_dict:
                 reasons.append(f"{k} (shape {tuple(state_dict[k].shape)} vs {tuple(model_dict[k].shape)})")
             else:
                 reasons.append(f"{k} (not in model)")

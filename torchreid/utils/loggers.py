@@ -58,7 +58,7 @@ class Logger:
 
     @property
     def encoding(self) -> str:
-        return getattr(self.console, "encoding", "utf-8")
+        return getattr(self.console, "encoding", None) or "utf-8"  # io.StringIO has encoding None
 
 
 class RankLogger:

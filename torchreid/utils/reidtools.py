@@ -76,6 +76,7 @@ def visualize_ranked_results(
     print(f"Visualizing top-{topk} ranks ...")
 
     indices = np.argsort(distmat, axis=1, kind="stable")
+    used_names: set[str] = set()
     width, height = int(width), int(height)
     for q_idx in range(num_q):
         qimg_path, qpid, qcamid = query[q_idx][:3]
@@ -105,8 +106,11 @@ def visualize_ranked_results(
                 break
 
         imname = osp.basename(osp.splitext(qpath)[0])
-        if isinstance(qimg_path, (tuple, list)):
+        if isinstance(qimg_path, (tuple, list)) or imname in used_names:
+            # tracklets, and queries whose file name repeats (e.g. custom <pid>/<camid>/0.jpg folders), would
+            # overwrite each other's image: prefix the query index
             imname = f"{q_idx:05d}_{imname}"
+        used_names.add(imname)
         out = osp.join(save_dir, imname + ".jpg")
         if not cv2.imwrite(out, grid_img):
             raise OSError(f"Could not write '{out}'")

@@ -1,0 +1,153 @@
+"""Inference-side paths without tests: ``FeatureExtractor`` with trained weights from a local checkpoint (no
+real data needed), verbose model summary, grey/RGBA arrays and input errors; ``tools/compute_mean_std.py``'s
+command line."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _shared import no_imagenet_weights
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A randomly initialised osnet_x0_25 with a 7-way classifier saved like a training checkpoint."""
+    from torchreid.models import build_model
+    from torchreid.utils import save_checkpoint
+
+    torch.manual_seed(3)
+    model = build_model("osnet_x0_25", 7, pretrained=False, use_gpu=False).eval()
+    with torch.no_grad():  # non-trivial BN statistics, so a failed load would be visible
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    d = tmp_path_factory.mktemp("ckpt")
+    sd = {f"module.{k}": v for k, v in model.state_dict().items()}  # as saved from DataParallel
+    path = save_checkpoint({"state_dict": sd, "epoch": 1, "rank1": 0.1}, d)
+    return model, path
+
+
+def test_feature_extractor_loads_trained_weights_and_matches_the_model(trained, tmp_path, capsys):
+    from torchreid.utils import FeatureExtractor
+
+    model, path = trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the 7-way classifier mismatch is expected and must stay quiet
+        ext = FeatureExtractor(
+            "osnet_x0_25", model_path=path, image_size=(64, 32), device="cpu", verbose=True
+        )
+    out = capsys.readouterr().out
+    assert "Model: osnet_x0_25" in out and "- params: " in out and "- flops: " in out
+
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, size=(100, 50, 3), dtype=np.uint8)
+    got = ext(arr)
+    with torch.no_grad():
+        expected = model(ext.preprocess(Image.fromarray(arr)).unsqueeze(0))
+    assert got.shape == (1, 512)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_feature_extractor_warns_when_backbone_weights_do_not_fit(trained, tmp_path):
+    from torchreid.utils import FeatureExtractor
+    from torchreid.utils.checkpoint import load_checkpoint
+
+    _, path = trained
+    sd = dict(load_checkpoint(path)["state_dict"])
+    sd["module.fc.0.weight"] = torch.zeros(3, 3)  # a backbone key of another shape
+    bad = tmp_path / "bad.pth"
+    torch.save(sd, bad)
+    with pytest.warns(UserWarning, match=r"did not fit the model: \['fc\.0\.weight'\]"):
+        FeatureExtractor("osnet_x0_25", model_path=str(bad), image_size=(64, 32), device="cpu", verbose=False)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    from torchreid.utils import FeatureExtractor
+
+    torch.manual_seed(0)
+    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
+        no_imagenet_weights(mp)
+        warnings.simplefilter("ignore")
+        return FeatureExtractor("osnet_x0_25", image_size=(64, 32), device="cpu", verbose=False)
+
+
+def test_grey_and_rgba_arrays_are_converted_to_rgb(extractor):
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, size=(64, 32, 1), dtype=np.uint8)
+    rgb = np.repeat(grey, 3, axis=2)
+    torch.testing.assert_close(extractor(grey), extractor(rgb))
+    rgba = np.concatenate([rgb, np.full((64, 32, 1), 255, np.uint8)], axis=2)
+    torch.testing.assert_close(extractor(rgba), extractor(rgb))
+
+
+def test_extractor_input_errors_say_what_is_expected(extractor):
+    with pytest.raises(ValueError, match="empty list"):
+        extractor([])
+    with pytest.raises(ValueError, match=r"HWC image array, got shape \(64, 32\)"):
+        extractor(np.zeros((64, 32), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) or \(C, H, W\) tensor, got shape \(64, 32\)"):
+        extractor(torch.zeros(64, 32))
+    with pytest.raises(TypeError, match="preprocessed float tensor"):
+        extractor(torch.zeros(1, 3, 64, 32, dtype=torch.uint8))
+
+
+# ------------------------------------------------------------------------------------------------ compute_mean_std
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"cov_tool_{name}", REPO / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _register_tiny_synthetic() -> str:
+    from torchreid.data.datasets import IMAGE_DATASETS, register_image_dataset
+    from torchreid.data.datasets.image.synthetic import Synthetic
+
+    name = "cov_synthetic_meanstd"
+    if name not in IMAGE_DATASETS:
+
+        class Tiny(Synthetic):
+            def __init__(self, root="", **kwargs):
+                spec = {"num_train_ids": 3, "num_test_ids": 2, "num_cams": 2, "train_imgs_per_cam": 1}
+                super().__init__(
+                    root=root, height=32, width=16, test_imgs_per_cam=2, num_distractors=0, **spec, **kwargs
+                )
+
+        register_image_dataset(name, Tiny)
+    return name
+
+
+def test_compute_mean_std_cli(tmp_path, capsys):
+    from torchreid.data.datasets import init_image_dataset
+
+    tool = _tool("compute_mean_std")
+    name = _register_tiny_synthetic()
+    assert tool.main([str(tmp_path), name, "--height", "16", "--width", "8"]) == 0
+    out = capsys.readouterr().out
+    ds = init_image_dataset(name, root=str(tmp_path), verbose=False)
+    mean, std = tool.mean_std([r[0] for r in ds.train], 16, 8)
+    assert f"Computed over {len(ds.train)} training images of {name}" in out
+    assert f"mean: [{', '.join(f'{v:.4f}' for v in mean)}]" in out
+    assert f"std:  [{', '.join(f'{v:.4f}' for v in std)}]" in out
+    assert "Use in a config: data.norm_mean [" in out and "data.norm_std [" in out
+
+
+def test_compute_mean_std_cli_errors(tmp_path, capsys):
+    tool = _tool("compute_mean_std")
+    assert tool.main([str(tmp_path), "no_such_dataset"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no_such_dataset" in err and "market1501" in err
+    with pytest.raises(ValueError, match="no images"):
+        tool.mean_std([])
