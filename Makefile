@@ -8,7 +8,7 @@ TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 IMAGE  ?= torchreid
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format bench-eval bench-train build-image run clean
+.PHONY: venv demo test lint format bench-eval bench-train bench-data build-image run clean
 
 # The stamp is rebuilt whenever the dependency lists or the build files change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.py pyproject.toml torchreid/metrics/rank_cylib/rank_cy.pyx
@@ -39,6 +39,9 @@ bench-eval: venv
 
 bench-train: venv
 	$(PY) benchmarks/bench_train.py
+
+bench-data: venv
+	$(PY) benchmarks/bench_data.py
 
 build-image:
 	docker build -t $(IMAGE) .
