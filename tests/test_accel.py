@@ -546,3 +546,21 @@ def test_training_forward_is_one_graph_for_compile(name, kwargs):
         dynamo.reset()
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
+
+
+def test_step_counters_live_where_the_group_kernel_reads_them():
+    """Fused/capturable kernels read ``step`` as float32 on the parameter's device, the others on the host; a
+    resumed fused checkpoint (steps loaded while the model was on the CPU) must not reach a CUDA kernel with
+    host steps. The 'meta' device stands in for a GPU."""
+    from torchreid.engine.accel import _place_steps
+
+    p_dev = nn.Parameter(torch.empty(3, device="meta"))
+    p_host = nn.Parameter(torch.zeros(3))
+    opt = torch.optim.Adam([{"params": [p_dev]}, {"params": [p_host]}], lr=0.1)
+    opt.param_groups[0]["fused"] = True  # as load_state_dict restores it from a fast-path checkpoint
+    opt.state[p_dev] = {"step": torch.tensor(7.0)}  # loaded on the host
+    host_step = torch.tensor(5.0)
+    opt.state[p_host] = {"step": host_step}
+    _place_steps(opt)
+    assert opt.state[p_dev]["step"].device.type == "meta" and opt.state[p_dev]["step"].dtype == torch.float32
+    assert opt.state[p_host]["step"] is host_step  # the default kernels' host step is left alone

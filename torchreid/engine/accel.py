@@ -116,6 +116,39 @@ def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
                     st[k] = torch.empty_like(p, dtype=v.dtype, device=v.device).copy_(v)
 
 
+def _can_fuse(optimizer: torch.optim.Optimizer) -> bool:
+    """Adam/AdamW/SGD over CUDA floating-point parameters whose kernels the user did not choose."""
+    if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW | torch.optim.SGD):
+        return False
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if not params or any((not p.is_cuda) or (not p.is_floating_point()) for p in params):
+        return False
+    return not any(
+        g.get("fused") or g.get("foreach") is True or g.get("differentiable") or g.get("capturable")
+        for g in optimizer.param_groups
+    )
+
+
+def _place_steps(optimizer: torch.optim.Optimizer) -> None:
+    """Put each ``step`` counter where its group's kernel reads it: fused/capturable kernels want a float32
+    tensor on the parameter's device, the others a host tensor (a resumed or switched optimiser may hold
+    either)."""
+    for g in optimizer.param_groups:
+        on_device = bool(g.get("fused") or g.get("capturable"))
+        for p in g["params"]:
+            st = optimizer.state.get(p)
+            if not st or "step" not in st:
+                continue
+            step = st["step"]
+            if on_device:
+                if not (
+                    isinstance(step, torch.Tensor) and step.device == p.device and step.dtype == torch.float32
+                ):
+                    st["step"] = torch.as_tensor(step, dtype=torch.float32).to(p.device)
+            elif isinstance(step, torch.Tensor) and step.device.type != "cpu":
+                st["step"] = step.cpu()
+
+
 class StepAccelerator:
     """Mixed precision, memory format, compilation and clipping for one training step.
 
@@ -236,23 +269,12 @@ class StepAccelerator:
                 if g.get("fused") and not optimizer.defaults.get("fused"):
                     g["fused"] = optimizer.defaults.get("fused")
                     g["foreach"] = optimizer.defaults.get("foreach")
-            return optimizer
-        if not isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW | torch.optim.SGD):
-            return optimizer
-        params = [p for g in optimizer.param_groups for p in g["params"]]
-        if not params or any((not p.is_cuda) or (not p.is_floating_point()) for p in params):
-            return optimizer
-        for g in optimizer.param_groups:
-            if g.get("fused") or g.get("foreach") is True or g.get("differentiable") or g.get("capturable"):
-                return optimizer
-        for g in optimizer.param_groups:
-            g["fused"] = True
-            g["foreach"] = False
-        for p in params:
-            st = optimizer.state.get(p)
-            if st and "step" in st:
-                st["step"] = torch.as_tensor(st["step"], dtype=torch.float32, device=p.device)
-        optimizer._step_supports_amp_scaling = True
+        elif _can_fuse(optimizer):
+            for g in optimizer.param_groups:
+                g["fused"] = True
+                g["foreach"] = False
+            optimizer._step_supports_amp_scaling = True
+        _place_steps(optimizer)
         return optimizer
 
     def prepare_inputs(self, x: Any) -> Any:
