@@ -228,6 +228,31 @@ def test_registries_load_the_builtin_datasets_on_any_lookup():
     assert out.stdout.split() == ["Market1501", "True", "True", "True"]
 
 
+def test_original_import_paths_of_dataset_classes():
+    """The original exported the base classes and every dataset class from ``torchreid.data.datasets`` (and the
+    classes from ``.image`` / ``.video``); user code subclasses e.g. ``Market1501`` through those paths."""
+    import subprocess
+    import sys
+
+    code = (
+        "from torchreid.data.datasets import Dataset, ImageDataset, VideoDataset, Market1501, Mars, iLIDS\n"
+        "from torchreid.data.datasets.image import GRID, CUHK03, University1652, DukeMTMCreID\n"
+        "from torchreid.data.datasets.video import PRID2011, iLIDSVID, DukeMTMCVidReID\n"
+        "from torchreid.data import ImageDataset as I\n"
+        "import torchreid.data.datasets as d\n"
+        "assert ImageDataset is I and issubclass(Market1501, ImageDataset) and issubclass(Mars, VideoDataset)\n"
+        "assert d.IMAGE_DATASETS.get('cuhk03') is CUHK03 and d.VIDEO_DATASETS.get('prid2011') is PRID2011\n"
+        "try:\n"
+        "    d.NoSuchDataset\n"
+        "except AttributeError as e:\n"
+        "    print('AttributeError', 'NoSuchDataset' in str(e))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["AttributeError", "True"]
+
+
 # ------------------------------------------------------------------------------------------------------ video
 
 

@@ -147,3 +147,20 @@ def test_training_transform_is_random_test_is_not():
     outs = [tr(img) for _ in range(6)]
     assert any(_differs(outs[0], o) for o in outs[1:])
     assert torch.equal(te(img), te(img))
+
+
+def test_color_augmentation_adds_one_pca_lighting_offset_per_channel():
+    """The original's public ``ColorAugmentation`` (AlexNet-style PCA lighting noise on a (3, H, W) tensor)."""
+    from torchreid.data.transforms import ColorAugmentation
+
+    img = torch.rand(3, 8, 4)
+    assert torch.equal(ColorAugmentation(p=0.0)(img.clone()), img)  # p is the probability of applying it
+    torch.manual_seed(0)
+    out = ColorAugmentation(p=1.0)(img.clone())
+    delta = out - img
+    assert out.shape == img.shape and delta.abs().max() > 0
+    # one constant offset per channel, small (eigenvalues <= 0.22, alpha ~ N(0, 0.1))
+    assert torch.allclose(delta, delta[:, :1, :1].expand_as(delta), atol=1e-6)
+    assert delta.abs().max() < 0.2
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        ColorAugmentation(p=1.0)(torch.rand(1, 8, 4))

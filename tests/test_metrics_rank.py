@@ -430,3 +430,8 @@ def test_cython_threads_follow_omp_num_threads(monkeypatch):
     all_cpus = rank._num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "100000")  # never more than the CPUs the process may use
     assert rank._num_threads() == all_cpus
+
+
+def test_original_cython_flag_name():
+    """The original's ``torchreid.metrics.rank.IS_CYTHON_AVAI`` (scripts check it before timing/choosing a path)."""
+    assert rank_mod.IS_CYTHON_AVAI is rank_mod.IS_CYTHON_AVAILABLE

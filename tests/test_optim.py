@@ -131,3 +131,11 @@ def test_warmup_state_dict_round_trip():
     s.step()
     s2.step()
     assert opt2.param_groups[0]["lr"] == pytest.approx(opt.param_groups[0]["lr"])
+
+
+def test_original_module_constants():
+    """User code reads the original's lists of valid names."""
+    from torchreid.optim import lr_scheduler, optimizer
+
+    assert lr_scheduler.AVAI_SCH == ["single_step", "multi_step", "cosine"]
+    assert optimizer.AVAI_OPTIMS == ["adam", "amsgrad", "sgd", "rmsprop", "radam"]

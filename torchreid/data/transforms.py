@@ -36,6 +36,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "TRANSFORMS",
+    "ColorAugmentation",
     "Random2DTranslation",
     "RandomErasing",
     "RandomPatch",
@@ -111,6 +112,39 @@ class RandomErasing:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(p={self.probability}, area=({self.sl}, {self.sh}), ratio={self.r1})"
+
+
+class ColorAugmentation:
+    """PCA lighting noise (Krizhevsky et al., 2012) on a ``(3, H, W)`` tensor: with probability ``p``, add
+    ``sum_i alpha_i * eigval_i * eigvec_i`` to every pixel, with ``alpha_i ~ N(0, 0.1)`` and the principal
+    components of ImageNet's RGB pixel covariance. Public in the original's transforms module (not one of the
+    ``build_transforms`` names). **Improve**: the original paired the largest eigenvalue with the smallest
+    component's eigenvector (its matrix is transposed); this uses the standard pairing."""
+
+    # principal components of ImageNet RGB values in [0, 1]: eigenvalues and eigenvectors (columns)
+    EIGVAL = (0.2175, 0.0188, 0.0045)
+    EIGVEC = (
+        (-0.5675, 0.7192, 0.4009),
+        (-0.5808, -0.0045, -0.8140),
+        (-0.5836, -0.6948, 0.4203),
+    )
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+        self.eig_val = torch.tensor(self.EIGVAL)
+        self.eig_vec = torch.tensor(self.EIGVEC)
+
+    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.dim() != 3 or tensor.size(0) != 3:
+            raise ValueError(f"ColorAugmentation expects a (3, H, W) tensor, got shape {tuple(tensor.shape)}")
+        if random.uniform(0, 1) > self.p:
+            return tensor
+        alpha = torch.randn(3) * 0.1
+        offset = self.eig_vec @ (alpha * self.eig_val)
+        return tensor + offset.to(tensor.dtype).view(3, 1, 1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
 
 
 class RandomPatch:

@@ -49,6 +49,7 @@ try:  # the compiled back-end is optional
 except ImportError:  # pragma: no cover - depends on the build
     _rank_cy = None
     IS_CYTHON_AVAILABLE = False
+IS_CYTHON_AVAI = IS_CYTHON_AVAILABLE  # the original's name
 
 _warned_fallback = False
 

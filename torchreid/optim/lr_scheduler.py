@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["AVAI_SCHEDULERS", "WarmupScheduler", "build_lr_scheduler"]
+__all__ = ["AVAI_SCH", "AVAI_SCHEDULERS", "WarmupScheduler", "build_lr_scheduler"]
 
 AVAI_SCHEDULERS = ["single_step", "multi_step", "cosine"]
+AVAI_SCH = AVAI_SCHEDULERS  # the original's name
 
 
 class WarmupScheduler:

@@ -92,7 +92,12 @@ def get_rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": {"keys": torch.from_numpy(np_state[1].copy()), "pos": int(np_state[2])},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].copy()),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),  # the cached second value of a Box-Muller pair
+            "cached_gaussian": float(np_state[4]),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -108,7 +113,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "numpy" in state:
         keys = state["numpy"]["keys"]
         keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
-        np.random.set_state(("MT19937", keys.astype(np.uint32), int(state["numpy"]["pos"]), 0, 0.0))
+        np_state = state["numpy"]
+        np.random.set_state(
+            (
+                "MT19937",
+                keys.astype(np.uint32),
+                int(np_state["pos"]),
+                int(np_state.get("has_gauss", 0)),
+                float(np_state.get("cached_gaussian", 0.0)),
+            )
+        )
     if "torch" in state:
         torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from typing import Any
 
 from ...utils.registry import Registry
+from .dataset import Dataset, ImageDataset, VideoDataset
 
 __all__ = [
     "IMAGE_DATASETS",
     "VIDEO_DATASETS",
+    "Dataset",
+    "ImageDataset",
+    "VideoDataset",
     "init_image_dataset",
     "init_video_dataset",
     "register_image_dataset",
@@ -113,3 +118,30 @@ def init_video_dataset(name: str, **kwargs: Any):
     """Instantiate the video dataset registered as ``name`` (unknown name → error listing valid names)."""
     _load("video")
     return VIDEO_DATASETS.get(name)(**kwargs)
+
+
+def _builtin_class(registry: Registry[type], subpackage: str, name: str) -> type | None:
+    """The built-in dataset class of ``subpackage`` named ``name`` (e.g. ``Market1501``), or None."""
+    prefix = f"{__name__}.{subpackage}."
+    for _key, cls in registry.items():  # loads the built-in modules
+        if cls.__name__ == name and cls.__module__.startswith(prefix):
+            return cls
+    return None
+
+
+def _module_getattr(module: str, subpackages: tuple[str, ...], name: str) -> Any:
+    """Dataset classes by their class names, as the original exported them (``torchreid.data.datasets.Market1501``,
+    ``torchreid.data.datasets.image.Market1501``), without importing every dataset module up front."""
+    if not name.startswith("_"):
+        for sub in subpackages:
+            cls = _builtin_class(IMAGE_DATASETS if sub == "image" else VIDEO_DATASETS, sub, name)
+            if cls is not None:
+                return cls
+        submodule = sys.modules.get(f"{module}.{name}")  # a sub-package imported while loading the registries
+        if submodule is not None:
+            return submodule
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> Any:
+    return _module_getattr(__name__, ("image", "video"), name)
