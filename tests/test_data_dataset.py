@@ -183,6 +183,7 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
     import torchreid.data.datasets.download as dl
 
     def fail(url, d):
+        os.makedirs(d, exist_ok=True)  # the real one creates the staging folder first
         raise dl.DownloadError("no network")
 
     monkeypatch.setattr(dl, "download_and_extract", fail)
@@ -190,6 +191,12 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no network"):
         ds.download_dataset(str(tmp_path / "x"), "http://example.invalid/x.zip")
     assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "x.download").exists()  # no empty staging folder left behind
+    (tmp_path / "y.download").mkdir()
+    (tmp_path / "y.download" / "y.zip").write_bytes(b"complete archive")
+    with pytest.raises(FileNotFoundError, match="no network"):
+        ds.download_dataset(str(tmp_path / "y"), "http://example.invalid/y.zip")
+    assert (tmp_path / "y.download" / "y.zip").exists()  # kept for the next run
 
 
 def test_registry_decorator_and_unknown_names(tmp_path):

@@ -401,6 +401,29 @@ def test_nan_loss_stops_with_epoch_and_hint(datamanager):
     assert torch.equal(model.fc.weight, before)
 
 
+class _LenlessNet(nn.Module):
+    """A model without __len__ (like every re-ID model): a torch.compile wrapper of it raises on bool()/len()."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(3 * 64 * 32, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+def test_forward_model_with_compiled_model(datamanager):
+    # README fast path (train.compile ...) crashed at the first step: `fn or model` called the wrapper's __len__
+    engine = _engine(datamanager, model=_LenlessNet(datamanager.num_train_pids), compile="default")
+    engine.accel.compile_backend = "eager"  # no C compiler / inductor needed in the test
+    engine._forwards["model"] = engine.accel.prepare_model(engine.model)
+    x = torch.randn(2, 3, 64, 32)
+    for training in (True, False):
+        engine.model.train(training)
+        with torch.no_grad():
+            assert torch.allclose(engine.forward_model(x), engine.model(x))
+
+
 def test_evaluation_does_not_change_training_rng(datamanager, tmp_path):
     """Weights after 2 epochs do not depend on whether we evaluated in between."""
     finals = []

@@ -5,6 +5,7 @@ command line."""
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import warnings
 from pathlib import Path
 
@@ -141,7 +142,14 @@ def test_compute_mean_std_cli(tmp_path, capsys):
     assert f"Computed over {len(ds.train)} training images of {name}" in out
     assert f"mean: [{', '.join(f'{v:.4f}' for v in mean)}]" in out
     assert f"std:  [{', '.join(f'{v:.4f}' for v in std)}]" in out
-    assert "Use in a config: data.norm_mean [" in out and "data.norm_std [" in out
+    line = next(x for x in out.splitlines() if x.startswith("Use in a config: "))
+    assert "np.float" not in line  # NumPy 2 scalar reprs are not config values
+    from torchreid.config import get_default_config, merge_from_list
+
+    cfg = get_default_config()
+    merge_from_list(cfg, shlex.split(line[len("Use in a config: ") :]))  # pastes into a shell command line
+    assert cfg.data.norm_mean == [round(float(v), 4) for v in mean]
+    assert cfg.data.norm_std == [round(float(v), 4) for v in std]
 
 
 def test_compute_mean_std_cli_errors(tmp_path, capsys):

@@ -222,6 +222,21 @@ def test_from_features_equals_matrix_path(metric, backend):
     np.testing.assert_array_equal(got.all_AP, ref.all_AP)
 
 
+def test_from_features_on_cuda_without_a_gpu_falls_back_to_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    rng = np.random.RandomState(1)
+    qf, gf = (
+        torch.from_numpy(rng.rand(6, 8).astype(np.float32)),
+        torch.from_numpy(rng.rand(20, 8).astype(np.float32)),
+    )
+    ids = (rng.randint(0, 3, 6), rng.randint(0, 3, 20), np.zeros(6, int), np.ones(20, int))
+    with pytest.warns(RuntimeWarning, match="CUDA is not available; evaluating on the CPU"):
+        cmc, mAP = evaluate_rank_from_features(qf, gf, *ids, device="cuda", max_rank=5)
+    ref_cmc, ref_mAP = evaluate_rank_from_features(qf, gf, *ids, max_rank=5)
+    np.testing.assert_array_equal(cmc, ref_cmc)
+    assert mAP == ref_mAP
+
+
 def test_numpy_fallback_warns_once(monkeypatch):
     monkeypatch.setattr(rank_mod, "IS_CYTHON_AVAILABLE", False)
     monkeypatch.setattr(rank_mod, "_warned_fallback", False)

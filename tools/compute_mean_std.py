@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Computed over {len(ds.train)} training images of {args.dataset}")
     print(f"mean: [{', '.join(f'{v:.4f}' for v in mean)}]")
     print(f"std:  [{', '.join(f'{v:.4f}' for v in std)}]")
-    print(f"Use in a config: data.norm_mean {list(np.round(mean, 4))} data.norm_std {list(np.round(std, 4))}")
+    # plain floats (not NumPy 2's np.float64(...) reprs), quoted so the line pastes into a shell command line
+    mean_s, std_s = ", ".join(f"{v:.4f}" for v in mean), ", ".join(f"{v:.4f}" for v in std)
+    print(f'Use in a config: data.norm_mean "[{mean_s}]" data.norm_std "[{std_s}]"')
     return 0
 
 

@@ -172,7 +172,11 @@ class Engine(abc.ABC):
         """Call the (possibly compiled) model registered as ``name``."""
         model = self._models[name]
         fn = self._train_forwards.get(name) if model.training else None
-        fn = fn or self._forwards.get(name) or model
+        # `is None`, not truthiness: a torch.compile wrapper's __len__ raises TypeError for most models
+        if fn is None:
+            fn = self._forwards.get(name)
+        if fn is None:
+            fn = model
         if model.training or not self.accel.uses_cudagraphs:
             return fn(inputs)
         # evaluation with CUDA graphs (compile 'reduce-overhead'/'max-autotune'): every call is a new graph

@@ -583,6 +583,12 @@ def evaluate_rank_from_features(
     if qf.dim() != 2 or gf.dim() != 2:
         raise ValueError(f"qf and gf must be 2-D, got {tuple(qf.shape)} and {tuple(gf.shape)}")
     dev = torch.device(device) if device is not None else qf.device
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        # the results are the same on any device: run on the CPU instead of failing deep inside torch
+        warnings.warn(
+            f"device={device!r}: CUDA is not available; evaluating on the CPU", RuntimeWarning, stacklevel=2
+        )
+        dev = torch.device("cpu")
     qf, gf = qf.to(dev), gf.to(dev)
     num_q, num_g = qf.shape[0], gf.shape[0]
     q_pids, g_pids, q_camids, g_camids = _check_ids(num_q, num_g, q_pids, g_pids, q_camids, g_camids)

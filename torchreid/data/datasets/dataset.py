@@ -23,6 +23,7 @@ A concrete dataset builds its ``train``/``query``/``gallery`` lists in ``__init_
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import os
 import os.path as osp
@@ -287,6 +288,8 @@ class Dataset(abc.ABC):
         try:
             download_and_extract(dataset_url, staging)
         except DownloadError as e:
+            with contextlib.suppress(OSError):
+                os.rmdir(staging)  # only when empty: a complete archive in it is re-used by the next run
             raise FileNotFoundError(
                 f"{self.missing_data_message(dataset_dir)}\nThe automatic download failed: {e}"
             ) from e
