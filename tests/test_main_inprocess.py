@@ -228,3 +228,35 @@ def test_python_values_tuples_and_dict_export(tmp_path):
     plain = cfg_to_dict(cfg)
     assert plain["data"]["norm_std"] == [0.2, 0.2, 0.2] and isinstance(plain["train"], dict)
     assert not any(type(v).__name__ == "ReidCfgNode" for v in plain.values())
+
+
+@pytest.mark.slow
+def test_main_fast_path_flags_train_and_evaluate(main, tmp_path, monkeypatch):
+    """Every fast-path switch together through scripts/main.py (the compile step on the eager backend: inductor's
+    C++ build takes minutes on a CPU; `train.compile default` once crashed at the first step)."""
+    import torch
+
+    real_compile = torch.compile
+    compiled = []
+
+    def eager_compile(model, **kwargs):
+        compiled.append(kwargs)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    save = tmp_path / "fast"
+    opts = ["train.max_epoch", "1", "train.amp", "bf16", "train.channels_last", "True", "train.compile",
+            "default", "data.gpu_augment", "True", "train.clip_grad_norm", "5.0"]  # fmt: skip
+    engine = main.main(_argv(tmp_path / "data", save, *opts))
+    assert compiled and compiled[0].get("mode") == "default"
+    assert engine.accel.describe().startswith("amp=bf16, channels_last=True, compile=default")
+    text = _log(save, "train")
+    assert re.search(r"^mAP: \d+\.\d%$", text, flags=re.M) and _rank1(
+        text
+    )  # evaluated (1 epoch: no accuracy claim)
+    from torchreid.models import build_model
+    from torchreid.utils.checkpoint import load_checkpoint
+
+    state = load_checkpoint(save / "model" / "model.pth.tar-1")["state_dict"]
+    plain = build_model("osnet_x0_25", num_classes=TINY["num_train_ids"], pretrained=False)
+    plain.load_state_dict(state)  # the compiled, channels_last model saved plain weights (no _orig_mod. keys)
