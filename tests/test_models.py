@@ -280,3 +280,10 @@ def test_osnet_return_featuremaps(name):
         fmaps = model(x, return_featuremaps=True)
     assert fmaps.shape[0] == 1 and fmaps.shape[2:] == (16, 8)
     assert fmaps.shape[1] == model.conv5.conv.out_channels
+
+
+def test_osnet_ain_original_class_names():
+    from torchreid.models import osnet_ain
+
+    assert osnet_ain.OSNet is osnet_ain.OSNetAIN and osnet_ain.OSBlock is osnet_ain.OSBlockAIN
+    assert isinstance(osnet_ain.osnet_ain_x0_25(num_classes=3, pretrained=False), osnet_ain.OSNet)

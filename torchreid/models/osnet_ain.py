@@ -22,8 +22,10 @@ from .registry import register_model
 
 __all__ = [
     "LightConvStream",
+    "OSBlock",
     "OSBlockAIN",
     "OSBlockINin",
+    "OSNet",
     "OSNetAIN",
     "osnet_ain_x0_5",
     "osnet_ain_x0_25",
@@ -182,3 +184,8 @@ def osnet_ain_x0_25(
     return maybe_load_imagenet(
         _osnet_ain("x0_25", num_classes, loss, **kwargs), pretrained, "osnet_ain_x0_25"
     )
+
+
+# the original module's class names (``from torchreid.models.osnet_ain import OSNet, OSBlock``)
+OSNet = OSNetAIN
+OSBlock = OSBlockAIN
