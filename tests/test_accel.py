@@ -564,3 +564,21 @@ def test_step_counters_live_where_the_group_kernel_reads_them():
     _place_steps(opt)
     assert opt.state[p_dev]["step"].device.type == "meta" and opt.state[p_dev]["step"].dtype == torch.float32
     assert opt.state[p_host]["step"] is host_step  # the default kernels' host step is left alone
+
+
+def test_restored_channels_last_state_takes_the_layout_of_nchw_parameters():
+    # the reverse resume: a checkpoint of a channels_last run holds NHWC moments; resumed with the fast path but
+    # without channels_last (e.g. amp only, fused on CUDA) the weights are NCHW and the fused kernel rejects state
+    # whose strides differ from its parameter's
+    model, opt = _setup()
+    _plain_steps(model, opt, n=1)
+    w = model.conv.weight
+    for k, v in opt.state[w].items():
+        if v.shape == w.shape:
+            opt.state[w][k] = v.contiguous(memory_format=torch.channels_last)
+    before = {k: v.clone() for k, v in opt.state[w].items()}
+    StepAccelerator(amp="bf16", channels_last=False, device="cpu").prepare_optimizer(opt)
+    assert w.is_contiguous()
+    for k, v in opt.state[w].items():
+        assert v.stride() == w.stride() or v.shape != w.shape, k
+        assert torch.equal(v, before[k]), k

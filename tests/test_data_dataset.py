@@ -358,3 +358,35 @@ def test_atomic_output_keeps_the_old_file_on_failure(tmp_path):
         tmp.write_text("partial")
         raise KeyError("boom")
     assert dest.read_text() == "v1" and [p.name for p in dest.parent.iterdir()] == ["f.txt"]
+
+
+def test_atomic_output_writes_where_chmod_is_refused(tmp_path, monkeypatch):
+    # some mounts (FUSE, SMB, vboxsf) refuse chmod but store the file: the permissions are cosmetic there
+    from torchreid.utils.tools import atomic_output
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chmod", refuse)
+    dest = tmp_path / "f.json"
+    with atomic_output(dest) as tmp:
+        tmp.write_text("{}")
+    assert dest.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_atomic_output_reads_the_umask_without_clearing_it(tmp_path, monkeypatch):
+    # os.umask(0) to read it leaves a window in which other threads create world-writable files
+    from torchreid.utils import tools
+
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda mask: pytest.fail("os.umask changed the process umask"))
+        assert tools._umask() == 0o027
+        dest = tmp_path / "f.txt"
+        with tools.atomic_output(dest) as tmp:
+            tmp.write_text("x")
+        assert dest.stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(old)

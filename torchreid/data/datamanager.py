@@ -251,7 +251,7 @@ class DataManager:
             if getattr(queryset, "_train_only", False):
                 # its query/gallery are placeholders: evaluating on them would fail only after training
                 msg = f"{name!r} is a training-only dataset (it has no query/gallery split)"
-                if self._explicit_targets or len(self.targets) == 1:
+                if getattr(self, "_explicit_targets", True) or len(self.targets) == 1:
                     raise ValueError(f"{msg}, so it cannot be a target: name test datasets in targets (-t)")
                 warnings.warn(f"{msg}; it is not evaluated (targets default to the sources)", stacklevel=3)
                 self.targets.remove(name)

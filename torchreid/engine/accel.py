@@ -256,12 +256,13 @@ class StepAccelerator:
 
         Only applied when the accelerator is enabled (the default path stays bit-identical) and the user
         did not choose ``fused``/``foreach`` explicitly. Existing state (after a resume) is converted.
-        With ``channels_last``, restored state tensors take their parameter's memory layout: a checkpoint
-        written without it holds NCHW moments, and the fused kernel refuses (foreach silently slows down on)
+        Restored state tensors take their parameter's memory layout: a checkpoint written without
+        ``channels_last`` holds NCHW moments (one written with it NHWC moments), and the fused kernel refuses (foreach silently slows down on)
         state whose strides differ from the parameter's.
         """
-        if self.channels_last:
-            _match_param_layout(optimizer)
+        # always (a no-op unless some strides differ; values are copied exactly): a checkpoint of a channels_last
+        # run restores NHWC moments into a run without it, whose NCHW weights the fused kernel then rejects
+        _match_param_layout(optimizer)
         if not (fused and self.enabled and self.device.type == "cuda"):
             # a checkpoint of a fast-path run restores its groups' fused flag with load_state_dict: without the
             # fast path, go back to the kernels the optimiser was built with (the original numerics)

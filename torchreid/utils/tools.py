@@ -73,13 +73,21 @@ def atomic_output(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        # best effort: some mounts (FUSE, SMB, vboxsf) refuse chmod but take the file itself
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
 
 
 def _umask() -> int:
+    """The process umask. Read from ``/proc`` where there is one: ``os.umask`` can only be read by setting it,
+    and while it is 0 another thread would create world-writable files."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
