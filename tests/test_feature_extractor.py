@@ -100,3 +100,23 @@ def test_matches_original_features_on_real_weights(monkeypatch):
     np.testing.assert_allclose(feats, expected, atol=1e-4, rtol=1e-4)
     cos = (feats * expected).sum(1) / (np.linalg.norm(feats, axis=1) * np.linalg.norm(expected, axis=1))
     assert cos.min() > 0.9999
+
+
+def test_grey_and_rgba_arrays_are_converted_to_rgb(extractor):
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, size=(64, 32, 1), dtype=np.uint8)
+    rgb = np.repeat(grey, 3, axis=2)
+    torch.testing.assert_close(extractor(grey), extractor(rgb))
+    rgba = np.concatenate([rgb, np.full((64, 32, 1), 255, np.uint8)], axis=2)
+    torch.testing.assert_close(extractor(rgba), extractor(rgb))
+
+
+def test_extractor_input_errors_say_what_is_expected(extractor):
+    with pytest.raises(ValueError, match="empty list"):
+        extractor([])
+    with pytest.raises(ValueError, match=r"HWC image array, got shape \(64, 32\)"):
+        extractor(np.zeros((64, 32), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) or \(C, H, W\) tensor, got shape \(64, 32\)"):
+        extractor(torch.zeros(64, 32))
+    with pytest.raises(TypeError, match="preprocessed float tensor"):
+        extractor(torch.zeros(1, 3, 64, 32, dtype=torch.uint8))

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _shared import no_imagenet_weights
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,37 +68,6 @@ def test_feature_extractor_warns_when_backbone_weights_do_not_fit(trained, tmp_p
     torch.save(sd, bad)
     with pytest.warns(UserWarning, match=r"did not fit the model: \['fc\.0\.weight'\]"):
         FeatureExtractor("osnet_x0_25", model_path=str(bad), image_size=(64, 32), device="cpu", verbose=False)
-
-
-@pytest.fixture(scope="module")
-def extractor():
-    from torchreid.utils import FeatureExtractor
-
-    torch.manual_seed(0)
-    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings():
-        no_imagenet_weights(mp)
-        warnings.simplefilter("ignore")
-        return FeatureExtractor("osnet_x0_25", image_size=(64, 32), device="cpu", verbose=False)
-
-
-def test_grey_and_rgba_arrays_are_converted_to_rgb(extractor):
-    rng = np.random.default_rng(1)
-    grey = rng.integers(0, 256, size=(64, 32, 1), dtype=np.uint8)
-    rgb = np.repeat(grey, 3, axis=2)
-    torch.testing.assert_close(extractor(grey), extractor(rgb))
-    rgba = np.concatenate([rgb, np.full((64, 32, 1), 255, np.uint8)], axis=2)
-    torch.testing.assert_close(extractor(rgba), extractor(rgb))
-
-
-def test_extractor_input_errors_say_what_is_expected(extractor):
-    with pytest.raises(ValueError, match="empty list"):
-        extractor([])
-    with pytest.raises(ValueError, match=r"HWC image array, got shape \(64, 32\)"):
-        extractor(np.zeros((64, 32), dtype=np.uint8))
-    with pytest.raises(ValueError, match=r"\(B, C, H, W\) or \(C, H, W\) tensor, got shape \(64, 32\)"):
-        extractor(torch.zeros(64, 32))
-    with pytest.raises(TypeError, match="preprocessed float tensor"):
-        extractor(torch.zeros(1, 3, 64, 32, dtype=torch.uint8))
 
 
 # ------------------------------------------------------------------------------------------------ compute_mean_std
