@@ -89,3 +89,14 @@ def test_bench_eval_quick_runs(tmp_path):
     metrics = {line.rsplit("|", 2)[-2].strip() for line in text.splitlines() if "evaluate_rank" in line}
     metrics.discard("")
     assert len(metrics) == 1, metrics
+
+
+def test_gpu_session_script_is_valid_and_checks_stage_names_first():
+    script = BENCH / "gpu_session.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    proc = subprocess.run(["bash", str(script), "tests", "evall"], capture_output=True, text=True, timeout=60)
+    # a typo is reported before any set-up (build, nvidia-smi) spends device time
+    assert proc.returncode == 2 and "unknown stage 'evall'" in proc.stdout and "===" not in proc.stdout
+    for path in ("tests/test_accel.py", "benchmarks/bench_eval.py", "benchmarks/bench_train.py",
+                 "configs/quickstart.yaml"):  # fmt: skip
+        assert path in script.read_text() and (REPO / path).exists()
