@@ -16,6 +16,7 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 # allow `python scripts/main.py` from a source checkout without installing
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -36,6 +37,14 @@ from torchreid.config import (  # noqa: E402
     videodata_kwargs,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from yacs.config import CfgNode
+
+    from torchreid.data.datamanager import DataManager
+    from torchreid.engine import Engine
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -52,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def reset_config(cfg, args) -> None:
+def reset_config(cfg: CfgNode, args: argparse.Namespace) -> None:
     if args.root:
         cfg.data.root = args.root
     if args.sources:
@@ -63,7 +72,7 @@ def reset_config(cfg, args) -> None:
         cfg.data.transforms = args.transforms
 
 
-def check_cfg(cfg) -> None:
+def check_cfg(cfg: CfgNode) -> None:
     if cfg.loss.name == "triplet" and cfg.loss.triplet.weight_x == 0 and cfg.train.fixbase_epoch > 0:
         raise ValueError(
             "loss.triplet.weight_x is 0, so the classifier is not part of the computational graph and cannot be "
@@ -78,7 +87,7 @@ def check_cfg(cfg) -> None:
             raise FileNotFoundError(f"model.{key} = '{path}' is not a file")
 
 
-def _split_trailing_overrides(args) -> None:
+def _split_trailing_overrides(args: argparse.Namespace) -> None:
     """``-s a b train.lr 0.1``: argparse gives every word to ``-s``; hand config overrides back to ``opts``."""
     from torchreid.config.defaults import DEPRECATED_KEYS
 
@@ -96,7 +105,7 @@ def _split_trailing_overrides(args) -> None:
                 break
 
 
-def build_config(argv: list[str] | None = None):
+def build_config(argv: list[str] | None = None) -> CfgNode:
     args = build_parser().parse_args(argv)
     _split_trailing_overrides(args)
     cfg = get_default_config()
@@ -111,7 +120,7 @@ def build_config(argv: list[str] | None = None):
     return cfg
 
 
-def build_datamanager(cfg):
+def build_datamanager(cfg: CfgNode) -> DataManager:
     import torchreid.data
     from torchreid.utils.distributed import is_distributed
 
@@ -123,7 +132,13 @@ def build_datamanager(cfg):
     return torchreid.data.VideoDataManager(**kwargs)
 
 
-def build_engine(cfg, datamanager, model, optimizer, scheduler):
+def build_engine(
+    cfg: CfgNode,
+    datamanager: DataManager,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> Engine:
     from torchreid.engine import get_engine_class
 
     cls = get_engine_class(cfg.data.type, cfg.loss.name)
@@ -149,7 +164,7 @@ def build_engine(cfg, datamanager, model, optimizer, scheduler):
     return cls(datamanager, model, optimizer, **kwargs)
 
 
-def restore_amp_state(engine, resume_path: str) -> None:
+def restore_amp_state(engine: Engine, resume_path: str) -> None:
     """Restore the fp16 gradient scaler saved in the checkpoint's ``amp`` entry, so a resumed run continues
     with the same loss scale (only read when the engine has a scaler)."""
     if resume_path and getattr(engine.accel, "scaler", None) is not None:
@@ -158,7 +173,7 @@ def restore_amp_state(engine, resume_path: str) -> None:
         engine.accel.load_state_dict(load_checkpoint(resume_path).get("amp"))
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> Engine:
     cfg = build_config(argv)
     check_cfg(cfg)
 
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None):
         logger.close()
 
 
-def run(cfg, collect_env_info):
+def run(cfg: CfgNode, collect_env_info: Callable[[], str]) -> Engine:
     import torchreid.models
     import torchreid.optim
     from torchreid.utils.checkpoint import load_pretrained_weights, resume_from_checkpoint

@@ -17,6 +17,7 @@ import argparse
 import copy
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,12 @@ def _writable(folder: Path) -> bool:
 
 
 def verify_onnx(
-    model: nn.Module, onnx_path: str | Path, height: int, width: int, batch_sizes=(1, 3), fp16: bool = False
+    model: nn.Module,
+    onnx_path: str | Path,
+    height: int,
+    width: int,
+    batch_sizes: Sequence[int] = (1, 3),
+    fp16: bool = False,
 ) -> float:
     """Run the ONNX file with onnxruntime and PyTorch on the same random inputs; return the max abs diff."""
     import onnxruntime as ort

@@ -51,7 +51,9 @@ def split_transforms(names: str | Sequence[str] | None) -> tuple[list[str], list
     return cpu, dev
 
 
-def _uniform(n: int, lo: float, hi: float, device, generator=None) -> torch.Tensor:
+def _uniform(
+    n: int, lo: float, hi: float, device: torch.device | str | None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     return torch.rand(n, device=device, generator=generator) * (hi - lo) + lo
 
 

@@ -256,7 +256,15 @@ class RandomDomainSampler(_RandomGroupSampler):
     _what = "camera"
     _option = "num_cams"
 
-    def __init__(self, data_source, batch_size, n_domain, num_replicas=None, rank=None, seed=None):
+    def __init__(
+        self,
+        data_source: Sequence[Any],
+        batch_size: int,
+        n_domain: int | None,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(data_source, batch_size, n_domain, num_replicas, rank, seed)
         self.n_domain = self.n_group
         self.domains = self.groups
@@ -269,7 +277,15 @@ class RandomDatasetSampler(_RandomGroupSampler):
     _what = "dataset"
     _option = "num_datasets"
 
-    def __init__(self, data_source, batch_size, n_dataset, num_replicas=None, rank=None, seed=None):
+    def __init__(
+        self,
+        data_source: Sequence[Any],
+        batch_size: int,
+        n_dataset: int | None,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        seed: int | None = None,
+    ) -> None:
         super().__init__(data_source, batch_size, n_dataset, num_replicas, rank, seed)
         self.n_dataset = self.n_group
         self.datasets = self.groups
@@ -278,7 +294,14 @@ class RandomDatasetSampler(_RandomGroupSampler):
 # ---------------------------------------------------------------------------------------------------- registry
 
 
-def _distributed_or(plain: Sampler, data_source, shuffle: bool, num_replicas, rank, seed) -> Sampler:
+def _distributed_or(
+    plain: Sampler,
+    data_source: Sequence[Any],
+    shuffle: bool,
+    num_replicas: int | None,
+    rank: int | None,
+    seed: int | None,
+) -> Sampler:
     world, r = _check_replicas(num_replicas, rank)
     if world == 1:
         return plain
@@ -288,27 +311,63 @@ def _distributed_or(plain: Sampler, data_source, shuffle: bool, num_replicas, ra
 
 
 @SAMPLERS.register("RandomSampler")
-def _random(data_source, num_replicas=None, rank=None, seed=None, **_: Any) -> Sampler:
+def _random(
+    data_source: Sequence[Any],
+    num_replicas: int | None = None,
+    rank: int | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> Sampler:
     return _distributed_or(RandomSampler(data_source), data_source, True, num_replicas, rank, seed)
 
 
 @SAMPLERS.register("SequentialSampler")
-def _sequential(data_source, num_replicas=None, rank=None, seed=None, **_: Any) -> Sampler:
+def _sequential(
+    data_source: Sequence[Any],
+    num_replicas: int | None = None,
+    rank: int | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> Sampler:
     return _distributed_or(SequentialSampler(data_source), data_source, False, num_replicas, rank, seed)
 
 
 @SAMPLERS.register("RandomIdentitySampler")
-def _identity(data_source, batch_size=32, num_instances=4, num_replicas=None, rank=None, seed=None, **_: Any):
+def _identity(
+    data_source: Sequence[Any],
+    batch_size: int = 32,
+    num_instances: int = 4,
+    num_replicas: int | None = None,
+    rank: int | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> RandomIdentitySampler:
     return RandomIdentitySampler(data_source, batch_size, num_instances, num_replicas, rank, seed)
 
 
 @SAMPLERS.register("RandomDomainSampler")
-def _domain(data_source, batch_size=32, num_cams=1, num_replicas=None, rank=None, seed=None, **_: Any):
+def _domain(
+    data_source: Sequence[Any],
+    batch_size: int = 32,
+    num_cams: int | None = 1,
+    num_replicas: int | None = None,
+    rank: int | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> RandomDomainSampler:
     return RandomDomainSampler(data_source, batch_size, num_cams, num_replicas, rank, seed)
 
 
 @SAMPLERS.register("RandomDatasetSampler")
-def _dataset(data_source, batch_size=32, num_datasets=1, num_replicas=None, rank=None, seed=None, **_: Any):
+def _dataset(
+    data_source: Sequence[Any],
+    batch_size: int = 32,
+    num_datasets: int | None = 1,
+    num_replicas: int | None = None,
+    rank: int | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> RandomDatasetSampler:
     return RandomDatasetSampler(data_source, batch_size, num_datasets, num_replicas, rank, seed)
 
 

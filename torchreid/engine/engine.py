@@ -124,7 +124,7 @@ class Engine(abc.ABC):
     # ------------------------------------------------------------------------------------------------ models
     def register_model(
         self, name: str = "model", model: nn.Module = None, optim: Any = None, sched: Any = None
-    ):
+    ) -> None:
         if self.__dict__.get("_models") is None:
             raise AttributeError("Cannot assign model before super().__init__() call")
         if self.__dict__.get("_optims") is None:
@@ -629,7 +629,15 @@ class Engine(abc.ABC):
         return float(cmc[0]), mAP
 
     def _write_report(
-        self, dataset_name: str, save_dir: str, result: Any, qf, gf, distmat, dist_metric: str, ranks
+        self,
+        dataset_name: str,
+        save_dir: str,
+        result: Any,
+        qf: torch.Tensor,
+        gf: torch.Tensor,
+        distmat: np.ndarray | None,
+        dist_metric: str,
+        ranks: Sequence[int],
     ) -> None:
         """HTML report of one evaluation; only the rows of the shown queries are needed, so no dense matrix."""
         from ..metrics import compute_distance_matrix

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 __all__ = ["accuracy"]
 
 
-def accuracy(output, target, topk=(1,)) -> list[torch.Tensor]:
+def accuracy(
+    output: torch.Tensor | Sequence[torch.Tensor], target: torch.Tensor, topk: Iterable[int] = (1,)
+) -> list[torch.Tensor]:
     """Top-k accuracies in percent.
 
     Args:

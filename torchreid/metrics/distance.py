@@ -10,8 +10,13 @@ extra memory is bounded by one block (``chunk_size`` rows), never a second ``(m,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["compute_distance_matrix", "cosine_distance", "euclidean_squared_distance"]
 
@@ -19,7 +24,7 @@ METRICS = ("euclidean", "cosine")
 _DEFAULT_BLOCK_ELEMENTS = 1 << 24  # elements of the output written per block
 
 
-def _as_2d_tensor(x, name: str) -> torch.Tensor:
+def _as_2d_tensor(x: torch.Tensor | ArrayLike, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(x)
     if x.dim() != 2:
@@ -29,7 +34,9 @@ def _as_2d_tensor(x, name: str) -> torch.Tensor:
     return x
 
 
-def _check_pair(input1, input2) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_pair(
+    input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike
+) -> tuple[torch.Tensor, torch.Tensor]:
     a = _as_2d_tensor(input1, "input1")
     b = _as_2d_tensor(input2, "input2")
     if a.size(1) != b.size(1):
@@ -57,7 +64,9 @@ def _block_rows(m: int, n: int, chunk_size: int | None) -> int:
     return max(1, min(m, _DEFAULT_BLOCK_ELEMENTS // max(n, 1)))
 
 
-def euclidean_squared_distance(input1, input2, chunk_size: int | None = None) -> torch.Tensor:
+def euclidean_squared_distance(
+    input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike, chunk_size: int | None = None
+) -> torch.Tensor:
     """Squared Euclidean distance matrix ``(m, n)`` between ``input1 (m, d)`` and ``input2 (n, d)``."""
     a, b = _check_pair(input1, input2)
     m, n = a.size(0), b.size(0)
@@ -79,7 +88,9 @@ def euclidean_squared_distance(input1, input2, chunk_size: int | None = None) ->
     return out
 
 
-def cosine_distance(input1, input2, chunk_size: int | None = None) -> torch.Tensor:
+def cosine_distance(
+    input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike, chunk_size: int | None = None
+) -> torch.Tensor:
     """Cosine distance matrix ``1 - cos(a, b)`` of shape ``(m, n)``."""
     a, b = _check_pair(input1, input2)
     m, n = a.size(0), b.size(0)
@@ -99,7 +110,12 @@ def cosine_distance(input1, input2, chunk_size: int | None = None) -> torch.Tens
     return out
 
 
-def compute_distance_matrix(input1, input2, metric: str = "euclidean", chunk_size: int | None = None):
+def compute_distance_matrix(
+    input1: torch.Tensor | ArrayLike,
+    input2: torch.Tensor | ArrayLike,
+    metric: str = "euclidean",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
     """Distance matrix between two sets of feature vectors.
 
     Args:

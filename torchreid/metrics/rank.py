@@ -26,8 +26,18 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    import torch
+    from numpy.typing import ArrayLike
+
+    # 1-D integer ids as accepted by the public functions: NumPy arrays, lists or tensors
+    IdsLike = ArrayLike | torch.Tensor
 
 __all__ = [
     "RankResult",
@@ -110,7 +120,7 @@ class RankResult:
     all_INP: np.ndarray = field(repr=False)
     valid_query: np.ndarray = field(repr=False)
 
-    def __iter__(self):  # ``cmc, mAP = result`` keeps working
+    def __iter__(self) -> Iterator[Any]:  # ``cmc, mAP = result`` keeps working
         return iter((self.cmc, self.mAP))
 
 
@@ -119,7 +129,7 @@ class RankResult:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _as_ids(x, name: str) -> np.ndarray:
+def _as_ids(x: IdsLike, name: str) -> np.ndarray:
     if hasattr(x, "detach"):  # torch tensor
         x = x.detach().cpu().numpy()
     a = np.asarray(x)
@@ -133,7 +143,9 @@ def _as_ids(x, name: str) -> np.ndarray:
     return a.astype(np.int64, copy=False)
 
 
-def _check_ids(num_q: int, num_g: int, q_pids, g_pids, q_camids, g_camids):
+def _check_ids(
+    num_q: int, num_g: int, q_pids: IdsLike, g_pids: IdsLike, q_camids: IdsLike, g_camids: IdsLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     q_pids, g_pids = _as_ids(q_pids, "q_pids"), _as_ids(g_pids, "g_pids")
     q_camids, g_camids = _as_ids(q_camids, "q_camids"), _as_ids(g_camids, "g_camids")
     if num_q == 0 or num_g == 0:
@@ -153,7 +165,7 @@ def _check_ids(num_q: int, num_g: int, q_pids, g_pids, q_camids, g_camids):
     return q_pids, g_pids, q_camids, g_camids
 
 
-def _check_max_rank(max_rank, num_g: int) -> int:
+def _check_max_rank(max_rank: int, num_g: int) -> int:
     max_rank = int(max_rank)
     if max_rank < 1:
         raise ValueError(f"max_rank must be >= 1, got {max_rank}")
@@ -175,7 +187,9 @@ class _Lists:
         return np.diff(self.pos_ptr)
 
 
-def _build_lists(q_pids, g_pids, q_camids, g_camids) -> _Lists:
+def _build_lists(
+    q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.ndarray, g_camids: np.ndarray
+) -> _Lists:
     num_q = q_pids.shape[0]
     order = np.argsort(g_pids, kind="stable")
     uniq, start, counts = np.unique(g_pids[order], return_index=True, return_counts=True)
@@ -187,7 +201,7 @@ def _build_lists(q_pids, g_pids, q_camids, g_camids) -> _Lists:
     gidx = order[np.repeat(start[loc], lens) + offs].astype(np.int64)
     junk = g_camids[gidx] == q_camids[qrep]
 
-    def csr(mask):
+    def csr(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ptr = np.zeros(num_q + 1, dtype=np.int64)
         np.cumsum(np.bincount(qrep[mask], minlength=num_q), out=ptr[1:])
         return ptr, np.ascontiguousarray(gidx[mask])
@@ -222,7 +236,15 @@ def _ordered_keys_np(block: np.ndarray) -> np.ndarray:
     return key32
 
 
-def _ranks_numpy(dist: np.ndarray, pos_ptr, pos_idx, junk_ptr, junk_idx, out, block_elems: int = 1 << 21):
+def _ranks_numpy(
+    dist: np.ndarray,
+    pos_ptr: np.ndarray,
+    pos_idx: np.ndarray,
+    junk_ptr: np.ndarray,
+    junk_idx: np.ndarray,
+    out: np.ndarray,
+    block_elems: int = 1 << 21,
+) -> None:
     num_rows, num_g = dist.shape
     rows_per_block = max(1, block_elems // max(num_g, 1))
     for a in range(0, num_rows, rows_per_block):
@@ -246,7 +268,14 @@ def _ranks_numpy(dist: np.ndarray, pos_ptr, pos_idx, junk_ptr, junk_idx, out, bl
             out[p0:p1] = np.cumsum(hist[:k])
 
 
-def _ranks_cython(dist: np.ndarray, pos_ptr, pos_idx, junk_ptr, junk_idx, out):
+def _ranks_cython(
+    dist: np.ndarray,
+    pos_ptr: np.ndarray,
+    pos_idx: np.ndarray,
+    junk_ptr: np.ndarray,
+    junk_idx: np.ndarray,
+    out: np.ndarray,
+) -> None:
     _rank_cy.positive_ranks(
         np.ascontiguousarray(dist, dtype=np.float32),
         pos_ptr,
@@ -258,7 +287,15 @@ def _ranks_cython(dist: np.ndarray, pos_ptr, pos_idx, junk_ptr, junk_idx, out):
     )
 
 
-def _ranks_torch(dist, pos_ptr, pos_idx, junk_ptr, junk_idx, out, block_elems: int = 1 << 23):
+def _ranks_torch(
+    dist: np.ndarray | torch.Tensor,
+    pos_ptr: np.ndarray,
+    pos_idx: np.ndarray,
+    junk_ptr: np.ndarray,
+    junk_idx: np.ndarray,
+    out: np.ndarray,
+    block_elems: int = 1 << 23,
+) -> None:
     """Batched torch kernel on ``dist``'s device (a tensor, or a NumPy array moved to CPU torch)."""
     import torch
 
@@ -308,7 +345,7 @@ def _ranks_torch(dist, pos_ptr, pos_idx, junk_ptr, junk_idx, out, block_elems: i
 _KERNELS = {"cython": _ranks_cython, "numpy": _ranks_numpy, "torch": _ranks_torch}
 
 
-def _resolve_backend(backend: str, use_cython: bool, dist=None) -> str:
+def _resolve_backend(backend: str, use_cython: bool, dist: Any = None) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if backend == "auto":
@@ -331,7 +368,9 @@ def _resolve_backend(backend: str, use_cython: bool, dist=None) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _market_from_ranks(ranks: np.ndarray, lists: _Lists, max_rank: int):
+def _market_from_ranks(
+    ranks: np.ndarray, lists: _Lists, max_rank: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     npos = lists.num_pos
     valid = npos > 0
     starts = lists.pos_ptr[:-1][valid]
@@ -350,7 +389,7 @@ class _LegacyChoiceStream:
     """Draws ``np.random.choice(n)`` indices from the legacy global RNG in bulk, consuming exactly what the
     equivalent sequence of calls would (the global state ends where the original's would)."""
 
-    def __init__(self, use_cython: bool):
+    def __init__(self, use_cython: bool) -> None:
         self.state = np.random.get_state()
         self.raw = np.empty(0, dtype=np.uint32)
         self.pos = 0  # position in self.raw
@@ -363,7 +402,7 @@ class _LegacyChoiceStream:
         self.raw = np.concatenate([self.raw[self.pos :], extra])
         self.pos = 0
 
-    def _simulate(self, sizes, out, first):
+    def _simulate(self, sizes: np.ndarray, out: np.ndarray, first: int) -> tuple[int, int]:
         if self.use_cython:
             return _rank_cy.legacy_choices(sizes, self.raw, self.pos, out, first)
         raw, p = self.raw, self.pos
@@ -406,7 +445,14 @@ class _LegacyChoiceStream:
             total -= n
 
 
-def _cuhk03_hits(row: np.ndarray, q_pid: int, junk_idx_q, g_pids, stream, num_g: int) -> np.ndarray:
+def _cuhk03_hits(
+    row: np.ndarray,
+    q_pid: int,
+    junk_idx_q: np.ndarray,
+    g_pids: np.ndarray,
+    stream: _LegacyChoiceStream,
+    num_g: int,
+) -> np.ndarray:
     """Masked-list position (0-based) of the sampled positive in each of the 10 repeats of one valid query."""
     keep = np.ones(num_g, dtype=bool)
     keep[junk_idx_q] = False
@@ -427,7 +473,15 @@ def _cuhk03_hits(row: np.ndarray, q_pid: int, junk_idx_q, g_pids, stream, num_g:
     return (chosen < chosen[:, g_pos : g_pos + 1]).sum(axis=1)
 
 
-def _cuhk03_cmc(row_iter, lists: _Lists, q_pids, g_pids, num_g: int, max_rank: int, use_cython: bool):
+def _cuhk03_cmc(
+    row_iter: Iterable[tuple[int | np.integer, np.ndarray]],
+    lists: _Lists,
+    q_pids: np.ndarray,
+    g_pids: np.ndarray,
+    num_g: int,
+    max_rank: int,
+    use_cython: bool,
+) -> np.ndarray:
     """``row_iter`` yields ``(q_index, row)`` for every valid query in order."""
     stream = _LegacyChoiceStream(use_cython)
     hist = np.zeros(max_rank + 1, dtype=np.int64)
@@ -443,7 +497,9 @@ def _cuhk03_cmc(row_iter, lists: _Lists, q_pids, g_pids, num_g: int, max_rank: i
     return (np.cumsum(hist[:max_rank]) / float(NUM_REPEATS_CUHK03 * nvalid)).astype(np.float32)
 
 
-def _finish(ranks, lists, max_rank, cuhk03_cmc=None) -> RankResult:
+def _finish(
+    ranks: np.ndarray, lists: _Lists, max_rank: int, cuhk03_cmc: np.ndarray | None = None
+) -> RankResult:
     cmc, all_ap, all_inp, valid = _market_from_ranks(ranks, lists, max_rank)
     if cuhk03_cmc is not None:
         cmc = cuhk03_cmc
@@ -469,17 +525,17 @@ def _finish(ranks, lists, max_rank, cuhk03_cmc=None) -> RankResult:
 
 
 def evaluate_rank(
-    distmat,
-    q_pids,
-    g_pids,
-    q_camids,
-    g_camids,
+    distmat: ArrayLike | torch.Tensor,
+    q_pids: IdsLike,
+    g_pids: IdsLike,
+    q_camids: IdsLike,
+    g_camids: IdsLike,
     max_rank: int = 50,
     use_metric_cuhk03: bool = False,
     use_cython: bool = True,
     backend: str = "auto",
     return_details: bool = False,
-):
+) -> RankResult | tuple[np.ndarray, float]:
     """Evaluate a ranking given its queryxgallery distance matrix.
 
     Args:
@@ -541,20 +597,20 @@ def evaluate_rank(
 
 
 def evaluate_rank_from_features(
-    qf,
-    gf,
-    q_pids,
-    g_pids,
-    q_camids,
-    g_camids,
+    qf: ArrayLike | torch.Tensor,
+    gf: ArrayLike | torch.Tensor,
+    q_pids: IdsLike,
+    g_pids: IdsLike,
+    q_camids: IdsLike,
+    g_camids: IdsLike,
     metric: str = "euclidean",
     max_rank: int = 50,
     use_metric_cuhk03: bool = False,
     backend: str = "auto",
-    device=None,
+    device: str | int | torch.device | None = None,
     chunk_size: int | None = None,
     return_details: bool = False,
-):
+) -> RankResult | tuple[np.ndarray, float]:
     """Evaluate directly from features, a block of queries at a time: the full QxG matrix never exists.
 
     Each block's distances come from :func:`torchreid.metrics.compute_distance_matrix` (same formula, same
@@ -642,17 +698,39 @@ def evaluate_rank_from_features(
 # --- names of the original module, kept for scripts that import them ------------------------------------------
 
 
-def eval_market1501(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
+def eval_market1501(
+    distmat: ArrayLike | torch.Tensor,
+    q_pids: IdsLike,
+    g_pids: IdsLike,
+    q_camids: IdsLike,
+    g_camids: IdsLike,
+    max_rank: int,
+) -> RankResult | tuple[np.ndarray, float]:
     """Market-1501 protocol with the NumPy back-end (name kept from the original)."""
     return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, False, False, backend="numpy")
 
 
-def eval_cuhk03(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
+def eval_cuhk03(
+    distmat: ArrayLike | torch.Tensor,
+    q_pids: IdsLike,
+    g_pids: IdsLike,
+    q_camids: IdsLike,
+    g_camids: IdsLike,
+    max_rank: int,
+) -> RankResult | tuple[np.ndarray, float]:
     """CUHK03 protocol with the NumPy back-end (name kept from the original)."""
     return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, True, False, backend="numpy")
 
 
-def evaluate_py(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, use_metric_cuhk03):
+def evaluate_py(
+    distmat: ArrayLike | torch.Tensor,
+    q_pids: IdsLike,
+    g_pids: IdsLike,
+    q_camids: IdsLike,
+    g_camids: IdsLike,
+    max_rank: int,
+    use_metric_cuhk03: bool,
+) -> RankResult | tuple[np.ndarray, float]:
     """Pure NumPy evaluation (name kept from the original)."""
     return evaluate_rank(
         distmat, q_pids, g_pids, q_camids, g_camids, max_rank, use_metric_cuhk03, False, backend="numpy"

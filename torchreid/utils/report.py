@@ -78,7 +78,7 @@ def _query_rows(
     return rows
 
 
-def _first(path):
+def _first(path: str | Sequence[str]) -> str:
     """Image records hold a path; video records a tuple of frame paths (show the first frame)."""
     return path[0] if isinstance(path, (tuple, list)) else path
 

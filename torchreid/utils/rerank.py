@@ -21,12 +21,18 @@ partial selection (no full argsort), and the Jaccard sums run over an inverted i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = ["re_ranking"]
 
 
-def _to_numpy(x, name: str) -> np.ndarray:
+def _to_numpy(x: ArrayLike | torch.Tensor, name: str) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu()
         if x.dtype.is_floating_point and x.dtype.itemsize < 4:  # bf16 has no NumPy dtype; the work is float32
@@ -134,7 +140,9 @@ def _row_ids(ptr: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(ptr.shape[0] - 1, dtype=np.int64), np.diff(ptr))
 
 
-def _csr_rows_mean(ptr, cols, vals, nbrs: np.ndarray, n: int):
+def _csr_rows_mean(
+    ptr: np.ndarray, cols: np.ndarray, vals: np.ndarray, nbrs: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sparse rows ``mean(V[nbrs[i]])`` for every i (CSR in, CSR out; columns sorted per row)."""
     k = nbrs.shape[1]
     lens = np.diff(ptr)
@@ -158,7 +166,14 @@ def _csr_rows_mean(ptr, cols, vals, nbrs: np.ndarray, n: int):
     return out_ptr, np.concatenate(out_cols), np.concatenate(out_vals)
 
 
-def re_ranking(q_g_dist, q_q_dist, g_g_dist, k1: int = 20, k2: int = 6, lambda_value: float = 0.3):
+def re_ranking(
+    q_g_dist: ArrayLike | torch.Tensor,
+    q_q_dist: ArrayLike | torch.Tensor,
+    g_g_dist: ArrayLike | torch.Tensor,
+    k1: int = 20,
+    k2: int = 6,
+    lambda_value: float = 0.3,
+) -> np.ndarray | torch.Tensor:
     """k-reciprocal re-ranking of a queryxgallery distance matrix.
 
     Args:

@@ -15,9 +15,12 @@ import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = [
     "atomic_output",
@@ -151,7 +154,7 @@ def download_url(url: str, dst: str, timeout: float = 60.0) -> str:
     return dst
 
 
-def read_image(path: str):
+def read_image(path: str) -> Image.Image:
     """Read an image with PIL and return it in RGB mode.
 
     **Improve** over the original (which retried an unreadable file forever): a missing file raises

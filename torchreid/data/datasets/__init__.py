@@ -108,13 +108,13 @@ def video_dataset_names() -> list[str]:
     return VIDEO_DATASETS.names()
 
 
-def init_image_dataset(name: str, **kwargs: Any):
+def init_image_dataset(name: str, **kwargs: Any) -> ImageDataset:
     """Instantiate the image dataset registered as ``name`` (unknown name → error listing valid names)."""
     _load("image")
     return IMAGE_DATASETS.get(name)(**kwargs)
 
 
-def init_video_dataset(name: str, **kwargs: Any):
+def init_video_dataset(name: str, **kwargs: Any) -> VideoDataset:
     """Instantiate the video dataset registered as ``name`` (unknown name → error listing valid names)."""
     _load("video")
     return VIDEO_DATASETS.get(name)(**kwargs)

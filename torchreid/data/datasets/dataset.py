@@ -327,7 +327,13 @@ class Dataset(abc.ABC):
 class ImageDataset(Dataset):
     """A dataset of single images; items are dicts ``img, pid, camid, impath, dsetid``."""
 
-    def __init__(self, train, query, gallery, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        train: Sequence[Sequence[Any]],
+        query: Sequence[Sequence[Any]],
+        gallery: Sequence[Sequence[Any]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(train, query, gallery, **kwargs)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -352,7 +358,13 @@ class VideoDataset(Dataset):
     _count_label = "# tracklets"
 
     def __init__(
-        self, train, query, gallery, seq_len: int = 15, sample_method: str = "evenly", **kwargs: Any
+        self,
+        train: Sequence[Sequence[Any]],
+        query: Sequence[Sequence[Any]],
+        gallery: Sequence[Sequence[Any]],
+        seq_len: int = 15,
+        sample_method: str = "evenly",
+        **kwargs: Any,
     ):
         seq_len = int(seq_len)
         if seq_len < 1:

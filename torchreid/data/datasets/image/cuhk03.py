@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from .. import register_image_dataset
 from ..dataset import ImageDataset
 from ._common import from_json_records, loadmat_checked, pick_split, read_json, require_files, to_json_records
 from ._common import write_json as _write_json
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["CUHK03"]
 
@@ -129,7 +133,9 @@ class CUHK03(ImageDataset):
             _write_json(splits, self.split_json[key])
         return computed
 
-    def _extract_images(self, mat, image_type: str, verbose: bool) -> list[tuple[int, int, list[str]]]:
+    def _extract_images(
+        self, mat: h5py.File, image_type: str, verbose: bool
+    ) -> list[tuple[int, int, list[str]]]:
         from PIL import Image
 
         save_dir = self.imgs_dir[image_type]

@@ -52,7 +52,7 @@ import os
 import os.path as osp
 import warnings
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, SupportsIndex, Union
 
 from .. import register_image_dataset
 from ..dataset import ImageDataset
@@ -338,7 +338,7 @@ class CustomImageDataset(ImageDataset):
                 )
         super().__init__(train_r, query_r, gallery_r, **kwargs)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: SupportsIndex):
         # a class made by register_custom_dataset is not a module attribute, so pickle (DataLoader workers under
         # the spawn/forkserver start methods) could not find it by name: rebuild it from its name and subsets
         cls = type(self)

@@ -178,7 +178,7 @@ def render_person(ident: dict, cam: dict, rng: np.random.Generator, height: int,
     feet = top + body_h
     swing = rng.uniform(-0.09, 0.09)
 
-    def box(t, b, left, right):
+    def box(t: float, b: float, left: float, right: float) -> np.ndarray:
         return ((yy >= t) & (yy < b)) & ((xx >= left) & (xx < right))
 
     # lower body

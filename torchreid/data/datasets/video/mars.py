@@ -116,7 +116,7 @@ class Mars(VideoDataset):
             tracklets.append((paths, pid2label[pid] if relabel else pid, camid - 1))
         return tracklets
 
-    def combine_all(self):
+    def combine_all(self) -> None:
         warnings.warn(
             "Some MARS query identities do not appear in the gallery, so combineall is not supported for MARS; "
             "the train set is left unchanged.",

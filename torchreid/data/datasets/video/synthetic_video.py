@@ -99,7 +99,7 @@ def _camera(seed: int, camid: int) -> dict:
     }
 
 
-def _box(yy, xx, top, bottom, left, right):
+def _box(yy: np.ndarray, xx: np.ndarray, top: float, bottom: float, left: float, right: float) -> np.ndarray:
     return (yy >= top) & (yy < bottom) & (xx >= left) & (xx < right)
 
 
