@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # Two pytest-xdist workers share two cores: one thread each (also inherited by subprocesses) avoids
@@ -58,4 +59,12 @@ def _torch_threads():
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_once_per_process_warnings():
+    """Custom data says each coverage warning once per process; every test starts as a new process would."""
+    custom = sys.modules.get("torchreid.data.datasets.image.custom")
+    getattr(custom, "_WARNED", set()).clear()
     yield

@@ -788,6 +788,9 @@ def test_custom_query_without_cross_camera_match(custom_tree):
         UserWarning, match="query identities 3, 17 never appear in the gallery from another camera"
     ):
         _custom(custom_query=str(q), custom_gallery=str(g), mode="gallery")
+    with warnings.catch_warnings():  # the data manager builds one dataset per subset: the warning came once
+        warnings.simplefilter("error")
+        _custom(custom_query=str(q), custom_gallery=str(g), mode="query")
     q_bad = _csv(t["dir"] / "q_bad.csv", query[:2])
     with pytest.raises(CustomDataError, match=r"query identities 3, 17 never appear.*every query identity"):
         _custom(custom_query=str(q_bad), custom_gallery=str(g))

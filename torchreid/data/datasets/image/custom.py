@@ -71,6 +71,9 @@ class CustomDataError(ValueError):
     """Custom data that cannot be used as given; the message says what to fix."""
 
 
+_WARNED: set[str] = set()  # coverage warnings already given in this process
+
+
 def _names(values: Sequence[Any], limit: int = _SHOW) -> str:
     shown = ", ".join(str(v) for v in list(values)[:limit])
     return shown + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
@@ -264,7 +267,9 @@ def check_evaluable(query: Records, gallery: Records, name: str = "custom") -> l
                 + " - and that is every query identity. Query and gallery must share identity numbers, and "
                 "each query identity needs a gallery image from a different camera"
             )
-        warnings.warn(msg + "; these queries are skipped", stacklevel=2)
+        if msg not in _WARNED:  # the data manager builds a dataset per subset: say it once per process
+            _WARNED.add(msg)
+            warnings.warn(msg + "; these queries are skipped", stacklevel=2)
     return bad_sorted
 
 
