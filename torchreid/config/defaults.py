@@ -216,11 +216,11 @@ def _unknown_key_error(
     if close:
         hint = f" Did you mean: {', '.join(close)}?"
     else:
+        # every part before the last is a valid section: the merge stops at the first unknown key
         parent = cfg
         for part in full_key.split(".")[:-1]:
-            parent = parent.get(part, CfgNode()) if isinstance(parent, CfgNode) else CfgNode()
-        names = sorted(parent) if isinstance(parent, CfgNode) and parent else sorted(cfg)
-        hint = f" Valid keys here: {', '.join(names)}."
+            parent = parent[part]
+        hint = f" Valid keys here: {', '.join(sorted(parent))}."
     return ConfigKeyError(f"Non-existent config key: '{full_key}' (in {source}).{hint}")
 
 

@@ -255,14 +255,12 @@ class StepAccelerator:
         """Switch Adam/AdamW/SGD to the fused CUDA kernel (one launch per step) when the step runs on CUDA.
 
         Only applied when the accelerator is enabled (the default path stays bit-identical) and the user
-        did not choose ``fused``/``foreach`` explicitly. Existing state (after a resume) is converted.
-        Restored state tensors take their parameter's memory layout: a checkpoint written without
-        ``channels_last`` holds NCHW moments (one written with it NHWC moments), and the fused kernel refuses (foreach silently slows down on)
-        state whose strides differ from the parameter's.
+        did not choose ``fused``/``foreach`` explicitly. Existing state (after a resume) is converted:
+        state tensors take their parameter's memory layout (a checkpoint written with or without
+        ``channels_last`` holds moments of that layout; the fused kernel refuses, and foreach slows down on,
+        strides that differ from the parameter's), and ``step`` counters go where the kernel reads them.
         """
-        # always (a no-op unless some strides differ; values are copied exactly): a checkpoint of a channels_last
-        # run restores NHWC moments into a run without it, whose NCHW weights the fused kernel then rejects
-        _match_param_layout(optimizer)
+        _match_param_layout(optimizer)  # a no-op unless some strides differ; values are copied exactly
         if not (fused and self.enabled and self.device.type == "cuda"):
             # a checkpoint of a fast-path run restores its groups' fused flag with load_state_dict: without the
             # fast path, go back to the kernels the optimiser was built with (the original numerics)

@@ -705,7 +705,7 @@ def eval_market1501(
     q_camids: IdsLike,
     g_camids: IdsLike,
     max_rank: int,
-) -> RankResult | tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float]:
     """Market-1501 protocol with the NumPy back-end (name kept from the original)."""
     return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, False, False, backend="numpy")
 
@@ -717,7 +717,7 @@ def eval_cuhk03(
     q_camids: IdsLike,
     g_camids: IdsLike,
     max_rank: int,
-) -> RankResult | tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float]:
     """CUHK03 protocol with the NumPy back-end (name kept from the original)."""
     return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, True, False, backend="numpy")
 
@@ -730,7 +730,7 @@ def evaluate_py(
     g_camids: IdsLike,
     max_rank: int,
     use_metric_cuhk03: bool,
-) -> RankResult | tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float]:
     """Pure NumPy evaluation (name kept from the original)."""
     return evaluate_rank(
         distmat, q_pids, g_pids, q_camids, g_camids, max_rank, use_metric_cuhk03, False, backend="numpy"

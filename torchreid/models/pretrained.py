@@ -219,8 +219,7 @@ def fetch_weights(key_or_spec: str | WeightSpec, download: bool | None = None, q
             _verify(path, spec)
             return path
     if download is None:
-        offline = os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes", "on")
-        download = not offline
+        download = os.environ.get(OFFLINE_ENV, "").lower() not in ("1", "true", "yes", "on")
         reason = f"offline mode, {OFFLINE_ENV} is set"
     else:
         reason = "download=False was passed"
