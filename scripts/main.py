@@ -270,9 +270,12 @@ def run(cfg: CfgNode, collect_env_info: Callable[[], str]) -> Engine:
 if __name__ == "__main__":
     if os.environ.get("TORCHREID_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["TORCHREID_NUM_THREADS"]))
+    from torchreid.utils.distributed import barrier, cleanup
+
     try:
         main()
+        # ranks finish at different times (rank 0 also writes the report and checkpoint): tearing down the
+        # process group while a peer still uses its connections can abort that peer at exit (seen with gloo)
+        barrier()
     finally:
-        from torchreid.utils.distributed import cleanup
-
         cleanup()
