@@ -16,6 +16,11 @@ __description__ = "Deep learning person re-identification in PyTorch"
 _SUBMODULES = ("config", "data", "engine", "losses", "metrics", "models", "optim", "utils")
 __all__ = [*_SUBMODULES, "__version__"]
 
+# The library speaks through the ``torchreid`` logger; by default its messages print like the original's did.
+from .utils.log import install_console_handler as _install_console_handler  # noqa: E402
+
+_install_console_handler()
+
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
