@@ -15,8 +15,8 @@ RUN apt-get update \
 WORKDIR /workspace/torchreid
 
 # Dependencies first (cached layer), then the package and its extension.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt "Cython>=3.0"
+COPY requirements.txt requirements-extras.txt ./
+RUN pip install -r requirements.txt -r requirements-extras.txt "Cython>=3.0"
 COPY . .
 RUN pip install --no-build-isolation -e . \
     && python setup.py build_ext --inplace \

@@ -8,14 +8,14 @@ TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 IMAGE  ?= torchreid
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format bench-eval bench-train bench-data build-image run clean
+.PHONY: venv demo test lint format bench-eval bench-train bench-data bench-extract build-image run clean
 
 # The stamp is rebuilt whenever the dependency lists or the build files change.
-$(VENV)/.installed: requirements.txt requirements-dev.txt setup.py pyproject.toml torchreid/metrics/rank_cylib/rank_cy.pyx
+$(VENV)/.installed: requirements.txt requirements-extras.txt requirements-dev.txt setup.py pyproject.toml torchreid/metrics/rank_cylib/rank_cy.pyx
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q $(TORCH_PKGS)
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt Cython
+	$(PY) -m pip install -q -r requirements.txt -r requirements-extras.txt -r requirements-dev.txt Cython
 	$(PY) -m pip install -q --no-build-isolation -e .
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
@@ -42,6 +42,9 @@ bench-train: venv
 
 bench-data: venv
 	$(PY) benchmarks/bench_data.py
+
+bench-extract: venv
+	$(PY) benchmarks/bench_extract.py
 
 build-image:
 	docker build -t $(IMAGE) .

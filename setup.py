@@ -7,10 +7,29 @@ failed compile does not break the install.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+
+
+class BuildPyWithData(build_py):
+    """Also ship ``configs/*.yaml`` and ``tools/*.py`` inside the wheel (``torchreid/_data/``), so the
+    ``torchreid`` command finds the configs by name and its tool-backed sub-commands work when installed;
+    source users keep using ``configs/`` and ``tools/`` where they are."""
+
+    def run(self) -> None:
+        super().run()
+        for folder, pattern in (("configs", "*.yaml"), ("tools", "*.py")):
+            target = Path(self.build_lib) / "torchreid" / "_data" / folder
+            target.mkdir(parents=True, exist_ok=True)
+            for src in sorted((HERE / folder).glob(pattern)):
+                shutil.copyfile(src, target / src.name)
 
 
 class OptionalBuildExt(build_ext):
@@ -50,4 +69,4 @@ def extensions() -> list:
     return cythonize([ext], language_level=3, quiet=True)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt, "build_py": BuildPyWithData})

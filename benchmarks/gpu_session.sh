@@ -66,9 +66,9 @@ stage() {
 run_stage() {
     case $1 in
     tests)
-        stage tests "$PY" -m pytest -q -p no:cacheprovider -rs tests/test_accel.py tests/test_metrics_rank.py \
-            tests/test_metrics_distance.py tests/test_rerank.py tests/test_feature_extractor.py \
-            tests/test_engine.py tests/test_main_inprocess.py
+        stage tests "$PY" -m pytest -q -p no:cacheprovider -rs tests/engine/test_accel.py tests/metrics/test_rank.py \
+            tests/metrics/test_distance.py tests/evaluation/test_rerank.py \
+            tests/engine/test_engine.py tests/test_runner.py tests/search tests/inference
         ;;
     eval)
         stage eval "$PY" benchmarks/bench_eval.py --device cuda --runs 5

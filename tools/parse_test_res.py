@@ -4,16 +4,18 @@ Usage::
 
     python tools/parse_test_res.py log/viper_osnet          # holds split0/, split1/, ... one run each
 
-For every sub-folder of DIR, the newest ``test.log*`` is read (falling back to ``train.log*`` when the folder has
-no test log), and the *last* ``mAP: x%``, ``Rank-1  : x%``, ``Rank-5  : x%``, ``Rank-10 : x%`` and
-``Rank-20 : x%`` lines in it are taken (the final evaluation). The mean over the folders is printed with one
-decimal. Folders without a log, or logs without results, are errors naming them.
+For every sub-folder of DIR, the last record of its ``results.jsonl`` (the JSON line every evaluation appends)
+is taken when the folder has one; otherwise the newest ``test.log*`` is read (falling back to ``train.log*``), and
+the *last* ``mAP: x%``, ``Rank-1  : x%``, ``Rank-5  : x%``, ``Rank-10 : x%`` and ``Rank-20 : x%`` lines in it are
+taken (the final evaluation). The mean over the folders is printed with one decimal. Folders without results
+are errors naming them.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -28,8 +30,14 @@ METRICS = {
 }
 
 
+RESULTS_FILE = "results.jsonl"
+
+
 def find_log(folder: str) -> str | None:
-    """The newest ``test.log*`` in ``folder``, else the newest ``train.log*``, else None."""
+    """``folder/results.jsonl`` when present, else the newest ``test.log*``, else the newest ``train.log*``,
+    else None."""
+    if osp.isfile(osp.join(folder, RESULTS_FILE)):
+        return osp.join(folder, RESULTS_FILE)
     for pattern in ("test.log*", "train.log*"):
         logs = [p for p in glob.glob(osp.join(folder, pattern)) if osp.isfile(p)]
         if logs:
@@ -37,8 +45,31 @@ def find_log(folder: str) -> str | None:
     return None
 
 
+def parse_results_jsonl(path: str) -> dict[str, float]:
+    """The metrics (in percent) of the last complete record of a ``results.jsonl`` file."""
+    last = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a blank or torn line
+            if isinstance(rec, dict) and "mAP" in rec:
+                last = rec
+    if last is None:
+        return {}
+    results = {"mAP": 100.0 * float(last["mAP"])}
+    cmc = last.get("cmc") or []
+    for key in METRICS:
+        if key.startswith("Rank-") and int(key[5:]) <= len(cmc):
+            results[key] = 100.0 * float(cmc[int(key[5:]) - 1])
+    return results
+
+
 def parse_file(path: str) -> dict[str, float]:
-    """The last value of each metric found in the log at ``path``."""
+    """The last value of each metric found in the log (or ``results.jsonl``) at ``path``."""
+    if osp.basename(path) == RESULTS_FILE:
+        return parse_results_jsonl(path)
     results: dict[str, float] = {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -76,7 +107,7 @@ def parse_dir(directory: str, verbose: bool = True) -> dict[str, float]:
         per_run.append(res)
     if no_log:
         raise FileNotFoundError(
-            f"no test.log* or train.log* found in {', '.join(no_log)} (under {directory})"
+            f"no test.log* or train.log* found in {', '.join(no_log)} (under {directory}; nor a results.jsonl)"
         )
     if no_result:
         raise ValueError(f"no 'mAP: x%' / 'Rank-k: x%' results found in {', '.join(no_result)}")

@@ -29,10 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from torchreid.data.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from torchreid.models import build_model  # noqa: E402
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 GRID_SPACING = 10
 
 

@@ -13,7 +13,7 @@ __version__ = "2.0.0"
 __author__ = "torchreid contributors"
 __description__ = "Deep learning person re-identification in PyTorch"
 
-_SUBMODULES = ("config", "data", "engine", "losses", "metrics", "models", "optim", "utils")
+_SUBMODULES = ("config", "data", "engine", "evaluation", "losses", "metrics", "models", "optim", "utils")
 __all__ = [*_SUBMODULES, "__version__"]
 
 # The library speaks through the ``torchreid`` logger; by default its messages print like the original's did.

@@ -2,7 +2,10 @@
 
 ``ImageDataManager`` / ``VideoDataManager`` build the training loader over the sum of the source datasets
 (pids, camids and dsetids offset so that they do not collide), optionally a loader over the target datasets'
-training data (``load_train_targets``), and one query + gallery loader per target dataset.
+training data (``load_train_targets``), and one query + gallery loader per target dataset. Their keyword
+signature is the original Torchreid's; inside, the arguments become a settings object
+(:mod:`torchreid.data.settings`) the loaders are built from. An unknown keyword is a ``TypeError`` naming the
+closest valid one, and an empty query or gallery set of a target is an error before any training.
 
 Under ``torchrun`` (``torch.distributed`` initialised with more than one process) the training sampler is
 sharded by rank (see :mod:`torchreid.data.samplers`): ``batch_size_train`` is the global batch and each rank
@@ -13,18 +16,25 @@ loads ``batch_size_train // world_size`` images per step. Test loaders are compl
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
+from ..utils.distributed import resolve_device
 from .datasets import init_image_dataset, init_video_dataset
 from .samplers import build_train_sampler
+from .seeding import EpochSeededDataLoader
+from .settings import DataSettings, ImageDataSettings, VideoDataSettings, check_dataset_keywords
 from .transforms import build_transforms
 
 __all__ = ["DataManager", "ImageDataManager", "VideoDataManager"]
+
+logger = logging.getLogger(__name__)
 
 
 def _as_list(names: str | Sequence[str] | None) -> list[str] | None:
@@ -44,6 +54,17 @@ def _dist_info(distributed: bool | None) -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(), dist.get_rank()
     return 1, 0
+
+
+def _check_not_empty(name: str, subset: str, dataset: Any) -> None:
+    """An empty query or gallery set would fail only at the evaluation after training: fail now instead."""
+    if len(getattr(dataset, subset)):
+        return
+    folder = getattr(dataset, f"{subset}_dir", None) or getattr(dataset, "dataset_dir", "") or "?"
+    raise ValueError(
+        f"target dataset {name!r} has an empty {subset} set: no {subset} images were found in '{folder}'. "
+        f"Put the {subset} images there (see the dataset's expected layout) or evaluate on other targets (-t)."
+    )
 
 
 class DataManager:
@@ -92,7 +113,7 @@ class DataManager:
             self.transform_tr, self.gpu_transform = build_gpu_augment(
                 self.height, self.width, transforms, norm_mean, norm_std
             )
-        self.use_gpu = bool(use_gpu) and torch.cuda.is_available()
+        self.use_gpu = resolve_device(bool(use_gpu)).type == "cuda"
         self._num_train_pids = 0
         self._num_train_cams = 0
 
@@ -118,6 +139,26 @@ class DataManager:
 
     # ------------------------------------------------------------------------------------------- shared parts
 
+    def _init_from_settings(self, settings: DataSettings, kwargs: dict[str, Any], kind: str) -> None:
+        """Check the extra keywords, then the base initialisation and the process group from ``settings``."""
+        params = [f.name for f in fields(settings)]
+        check_dataset_keywords(type(self).__name__, kwargs, params, kind)
+        self.settings = settings
+        DataManager.__init__(
+            self,
+            sources=settings.sources,
+            targets=settings.targets,
+            height=settings.height,
+            width=settings.width,
+            transforms=settings.transforms,
+            norm_mean=settings.norm_mean,
+            norm_std=settings.norm_std,
+            use_gpu=settings.use_gpu,
+            gpu_augment=settings.gpu_augment,
+        )
+        self._world, self._rank = _dist_info(settings.distributed)
+        self._shard_test = settings.shard_test
+
     def _loader_kwargs(self, workers: int, persistent: bool = True) -> dict[str, Any]:
         workers = int(workers)
         kw: dict[str, Any] = {"num_workers": workers, "pin_memory": self.use_gpu}
@@ -125,18 +166,9 @@ class DataManager:
             kw["persistent_workers"] = True
         return kw
 
-    def _train_loader(
-        self,
-        dataset: Any,
-        sampler_name: str,
-        batch_size: int,
-        workers: int,
-        num_instances: int,
-        num_cams: int,
-        num_datasets: int,
-        seed: int | None,
-    ) -> DataLoader:
+    def _train_loader(self, dataset: Any, sampler_name: str, s: DataSettings) -> DataLoader:
         world, rank = self._world, self._rank
+        batch_size = s.batch_size_train
         if world > 1 and batch_size % world:
             raise ValueError(
                 f"train.batch_size = {batch_size} (the global batch) cannot be split across world size {world}: "
@@ -146,20 +178,21 @@ class DataManager:
             dataset.train,
             sampler_name,
             batch_size=batch_size,
-            num_instances=num_instances,
-            num_cams=num_cams,
-            num_datasets=num_datasets,
+            num_instances=s.num_instances,
+            num_cams=s.num_cams,
+            num_datasets=s.num_datasets,
             num_replicas=world if world > 1 else None,
             rank=rank if world > 1 else None,
-            seed=seed,
+            seed=s.seed,
         )
-        return DataLoader(
+        # workers re-seeded from (epoch seed, worker id) every epoch: a resumed run continues exactly (seeding.py)
+        return EpochSeededDataLoader(
             dataset,
             sampler=sampler,
             batch_size=batch_size // world,
             shuffle=False,
             drop_last=True,
-            **self._loader_kwargs(workers),
+            **self._loader_kwargs(s.workers),
         )
 
     def _test_loader(self, dataset: Any, batch_size: int, workers: int) -> DataLoader:
@@ -179,37 +212,17 @@ class DataManager:
             **self._loader_kwargs(workers, persistent=False),
         )
 
-    def _setup(
-        self, distributed: bool | None, shard_test: bool, dataset_kwargs: dict | None, kwargs: dict
-    ) -> dict:
-        """Record the process group and test sharding; return the extra keyword arguments for every dataset."""
-        self._world, self._rank = _dist_info(distributed)
-        self._shard_test = shard_test
-        return {**(dataset_kwargs or {}), **kwargs}
-
     def _build_loaders(
-        self,
-        init_dataset: Any,
-        dataset_kwargs: dict[str, Any],
-        combineall: bool,
-        train_sampler: str,
-        batch_size_train: int,
-        batch_size_test: int,
-        workers: int,
-        num_instances: int,
-        num_cams: int,
-        num_datasets: int,
-        seed: int | None,
-        load_train_targets: bool = False,
-        train_sampler_t: str = "RandomSampler",
-        k_tfm: int | None = None,
+        self, init_dataset: Any, s: DataSettings, extra: dict[str, Any], k_tfm: int | None = None
     ) -> tuple[Any, Any]:
-        """Build ``train_loader`` (+ ``train_loader_t``), ``test_loader`` and ``test_dataset``.
+        """Build ``train_loader`` (+ ``train_loader_t``), ``test_loader`` and ``test_dataset`` from ``s``.
 
         Datasets are built with ``init_dataset(name, transform=..., [k_tfm=...,] mode=..., combineall=...,
-        verbose=..., **dataset_kwargs)``; ``k_tfm`` (image data) applies to training sets, test sets get 1.
+        verbose=..., **options)`` where the options are ``s.dataset_options()``, ``s.dataset_kwargs`` and the
+        extra keywords; ``k_tfm`` (image data) applies to training sets, test sets get 1.
         Returns ``(train set, target train set or None)``.
         """
+        options = {**s.dataset_options(), **(s.dataset_kwargs or {}), **extra}
 
         def make(name: str, transform: Any, mode: str, combine: bool) -> Any:
             copies = {} if k_tfm is None else {"k_tfm": k_tfm if mode == "train" else 1}
@@ -220,30 +233,29 @@ class DataManager:
                 mode=mode,
                 combineall=combine,
                 verbose=self._rank == 0,
-                **dataset_kwargs,
+                **options,
             )
 
-        train_args = (batch_size_train, workers, num_instances, num_cams, num_datasets, seed)
-        print("=> Loading train (source) dataset")
-        trainset = sum(make(name, self.transform_tr, "train", combineall) for name in self.sources)
+        logger.info("=> Loading train (source) dataset")
+        trainset = sum(make(name, self.transform_tr, "train", s.combineall) for name in self.sources)
         self.train_set = trainset
         self._num_train_pids = trainset.num_train_pids
         self._num_train_cams = trainset.num_train_cams
-        self.train_loader = self._train_loader(trainset, train_sampler, *train_args)
+        self.train_loader = self._train_loader(trainset, s.train_sampler, s)
 
         self.train_loader_t = None
         trainset_t = None
-        if load_train_targets:
+        if getattr(s, "load_train_targets", False):
             overlap = set(self.sources) & set(self.targets)
             if overlap:
                 raise ValueError(
                     f"sources and targets must not overlap when load_train_targets=True: {sorted(overlap)}"
                 )
-            print("=> Loading train (target) dataset")
+            logger.info("=> Loading train (target) dataset")
             trainset_t = sum(make(name, self.transform_tr, "train", False) for name in self.targets)
-            self.train_loader_t = self._train_loader(trainset_t, train_sampler_t, *train_args)
+            self.train_loader_t = self._train_loader(trainset_t, s.train_sampler_t, s)
 
-        print("=> Loading test (target) dataset")
+        logger.info("=> Loading test (target) dataset")
         self.test_loader: dict[str, dict[str, DataLoader]] = {}
         self.test_dataset: dict[str, dict[str, list]] = {}
         for name in list(self.targets):
@@ -258,27 +270,31 @@ class DataManager:
                 if not self.targets:
                     raise ValueError("every source is training-only: name test datasets in targets (-t)")
                 continue
+            _check_not_empty(name, "query", queryset)
             galleryset = make(name, self.transform_te, "gallery", False)
+            _check_not_empty(name, "gallery", galleryset)
             self.test_loader[name] = {
-                "query": self._test_loader(queryset, batch_size_test, workers),
-                "gallery": self._test_loader(galleryset, batch_size_test, workers),
+                "query": self._test_loader(queryset, s.batch_size_test, s.workers),
+                "gallery": self._test_loader(galleryset, s.batch_size_test, s.workers),
             }
             self.test_dataset[name] = {"query": queryset.query, "gallery": galleryset.gallery}
         return trainset, trainset_t
 
     def _print_summary(self, train_summary: list[str]) -> None:
-        print("\n")
-        print("  **************** Summary ****************")
-        print(f"  source            : {self.sources}")
-        print(f"  # source datasets : {len(self.sources)}")
-        print(f"  # source ids      : {self.num_train_pids}")
-        print(f"  {train_summary[0]}")
-        print(f"  # source cameras  : {self.num_train_cams}")
-        if len(train_summary) > 1:
-            print(f"  {train_summary[1]}")
-        print(f"  target            : {self.targets}")
-        print("  *****************************************")
-        print("\n")
+        lines = [
+            "\n",
+            "  **************** Summary ****************",
+            f"  source            : {self.sources}",
+            f"  # source datasets : {len(self.sources)}",
+            f"  # source ids      : {self.num_train_pids}",
+            f"  {train_summary[0]}",
+            f"  # source cameras  : {self.num_train_cams}",
+            *(f"  {line}" for line in train_summary[1:]),
+            f"  target            : {self.targets}",
+            "  *****************************************",
+            "\n",
+        ]
+        logger.info("\n".join(lines))
 
 
 class ImageDataManager(DataManager):
@@ -291,8 +307,11 @@ class ImageDataManager(DataManager):
     ``train_sampler_t``, ``cuhk03_labeled``, ``cuhk03_classic_split``, ``market1501_500k``.
 
     New: ``seed`` (sampler schedule seed for distributed training), ``distributed`` (``None`` = follow
-    ``torch.distributed``), ``shard_test``, ``gpu_augment`` (see :class:`DataManager`), ``dataset_kwargs`` (extra keyword arguments for every dataset, e.g.
-    the sizes of ``synthetic``) and any other keyword (e.g. ``custom_train``) which is passed to the datasets.
+    ``torch.distributed``), ``shard_test``, ``gpu_augment`` (see :class:`DataManager`), ``dataset_kwargs`` (extra
+    keyword arguments for every dataset, e.g. the sizes of ``synthetic``) and the options the registered image
+    datasets declare (e.g. ``custom_train``), which are passed to the datasets. Any other keyword is a
+    ``TypeError`` naming the closest valid one. The arguments are kept as ``self.settings``
+    (:class:`~torchreid.data.settings.ImageDataSettings`).
 
     Examples::
 
@@ -337,45 +356,13 @@ class ImageDataManager(DataManager):
         gpu_augment: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            sources=sources,
-            targets=targets,
-            height=height,
-            width=width,
-            transforms=transforms,
-            norm_mean=norm_mean,
-            norm_std=norm_std,
-            use_gpu=use_gpu,
-            gpu_augment=gpu_augment,
-        )
-        extra = self._setup(distributed, shard_test, dataset_kwargs, kwargs)
-        trainset, trainset_t = self._build_loaders(
-            init_image_dataset,
-            dict(
-                root=root,
-                split_id=split_id,
-                cuhk03_labeled=cuhk03_labeled,
-                cuhk03_classic_split=cuhk03_classic_split,
-                market1501_500k=market1501_500k,
-                **extra,
-            ),
-            combineall,
-            train_sampler,
-            batch_size_train,
-            batch_size_test,
-            workers,
-            num_instances,
-            num_cams,
-            num_datasets,
-            seed,
-            load_train_targets=load_train_targets,
-            train_sampler_t=train_sampler_t,
-            k_tfm=k_tfm,
-        )
+        settings = ImageDataSettings.from_arguments(locals())
+        self._init_from_settings(settings, kwargs, "image")
+        trainset, trainset_t = self._build_loaders(init_image_dataset, settings, kwargs, k_tfm=settings.k_tfm)
 
         if self._rank == 0:
             lines = [f"# source images   : {len(trainset)}"]
-            if load_train_targets:
+            if settings.load_train_targets:
                 lines.append(f"# target images   : {len(trainset_t)} (unlabeled)")
             self._print_summary(lines)
 
@@ -385,7 +372,8 @@ class VideoDataManager(DataManager):
 
     Args as :class:`ImageDataManager` (no ``k_tfm``/``load_train_targets``), plus ``seq_len`` (frames per
     tracklet) and ``sample_method`` (``'evenly'``, ``'random'`` or ``'all'``; with ``'all'`` use
-    ``batch_size_test=1``). Each frame of a tracklet is transformed independently.
+    ``batch_size_test=1``). Each frame of a tracklet is transformed independently. The arguments are kept as
+    ``self.settings`` (:class:`~torchreid.data.settings.VideoDataSettings`).
 
     Examples::
 
@@ -425,33 +413,11 @@ class VideoDataManager(DataManager):
         gpu_augment: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            sources=sources,
-            targets=targets,
-            height=height,
-            width=width,
-            transforms=transforms,
-            norm_mean=norm_mean,
-            norm_std=norm_std,
-            use_gpu=use_gpu,
-            gpu_augment=gpu_augment,
-        )
-        extra = self._setup(distributed, shard_test, dataset_kwargs, kwargs)
+        settings = VideoDataSettings.from_arguments(locals())
+        self._init_from_settings(settings, kwargs, "video")
         self.seq_len = seq_len
         self.sample_method = sample_method
-        trainset, _ = self._build_loaders(
-            init_video_dataset,
-            dict(root=root, split_id=split_id, seq_len=seq_len, sample_method=sample_method, **extra),
-            combineall,
-            train_sampler,
-            batch_size_train,
-            batch_size_test,
-            workers,
-            num_instances,
-            num_cams,
-            num_datasets,
-            seed,
-        )
+        trainset, _ = self._build_loaders(init_video_dataset, settings, kwargs)
 
         if self._rank == 0:
             self._print_summary([f"# source tracklets : {len(trainset)}"])

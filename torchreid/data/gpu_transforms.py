@@ -16,11 +16,14 @@ distribution). Works on CPU tensors too (the same code, useful in tests).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "GPU_TRANSFORMS",
@@ -33,11 +36,10 @@ __all__ = [
     "to_float_normalized",
 ]
 
+logger = logging.getLogger(__name__)
+
 # transform names (as in data.transforms) that have a batched device version here
 GPU_TRANSFORMS = ("random_flip", "random_crop", "random_erase")
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def split_transforms(names: str | Sequence[str] | None) -> tuple[list[str], list[str]]:
@@ -231,7 +233,7 @@ def build_gpu_augment(
         [Resize((height, width), interpolation=InterpolationMode.BILINEAR), *cpu_ops, PILToTensor()]
     )
     device = GPUAugment(resolved, norm_mean=norm_mean, norm_std=norm_std)
-    print(
+    logger.info(
         f"Train transforms with data.gpu_augment: workers resize to {height}x{width}"
         + "".join(f" + {type(op).__name__}" for op in cpu_ops)
         + f" -> uint8; on the device: {' + '.join(device.ops) or 'no augmentation'} + normalisation"

@@ -11,6 +11,7 @@ with :func:`register_transform`.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections import deque
@@ -31,6 +32,7 @@ from torchvision.transforms import (
 )
 
 from ..utils.registry import Registry
+from .constants import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -44,8 +46,7 @@ __all__ = [
     "register_transform",
 ]
 
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
+logger = logging.getLogger(__name__)
 
 
 class Random2DTranslation:
@@ -300,25 +301,25 @@ def build_transforms(
     normalize = Normalize(mean=norm_mean, std=norm_std)
     specs = sorted(((TRANSFORMS.get(n), i, n) for i, n in enumerate(names)), key=lambda s: (s[0].order, s[1]))
 
-    print("Building train transforms ...")
+    logger.info("Building train transforms ...")
     tr: list[Callable] = [Resize((height, width), interpolation=InterpolationMode.BILINEAR)]
-    print(f"+ resize to {height}x{width}")
+    logger.info(f"+ resize to {height}x{width}")
     for spec, _, name in specs:
         if spec.stage == "pil":
-            print(f"+ {name}")
+            logger.info(f"+ {name}")
             tr.append(spec.factory(height, width, norm_mean, norm_std))
-    print("+ to torch tensor of range [0, 1]")
+    logger.info("+ to torch tensor of range [0, 1]")
     tr.append(ToTensor())
-    print(f"+ normalization (mean={norm_mean}, std={norm_std})")
+    logger.info(f"+ normalization (mean={norm_mean}, std={norm_std})")
     tr.append(normalize)
     for spec, _, name in specs:
         if spec.stage == "tensor":
-            print(f"+ {name}")
+            logger.info(f"+ {name}")
             tr.append(spec.factory(height, width, norm_mean, norm_std))
 
-    print("Building test transforms ...")
-    print(f"+ resize to {height}x{width}")
-    print("+ to torch tensor of range [0, 1]")
-    print(f"+ normalization (mean={norm_mean}, std={norm_std})")
+    logger.info("Building test transforms ...")
+    logger.info(f"+ resize to {height}x{width}")
+    logger.info("+ to torch tensor of range [0, 1]")
+    logger.info(f"+ normalization (mean={norm_mean}, std={norm_std})")
     te = Compose([Resize((height, width), interpolation=InterpolationMode.BILINEAR), ToTensor(), normalize])
     return Compose(tr), te

@@ -300,6 +300,20 @@ class StepAccelerator:
             if mark is not None:
                 mark()
 
+    def eval_call(self, fn: Any, inputs: Any) -> Any:
+        """``fn(inputs)`` for evaluation. With CUDA graphs (compile 'reduce-overhead'/'max-autotune') every call
+        is a new graph iteration whose replay overwrites the previous call's outputs, but evaluation keeps each
+        batch's features (and video engines each chunk's) until all are concatenated: hand out copies."""
+        if not self.uses_cudagraphs:
+            return fn(inputs)
+        self.mark_step_begin()
+        out = fn(inputs)
+        if isinstance(out, torch.Tensor):
+            return out.clone()
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.clone() if isinstance(o, torch.Tensor) else o for o in out)
+        return out
+
     # ------------------------------------------------------------------ the step
     def assert_finite(self, loss: torch.Tensor, where: str = "") -> None:
         """Raise :class:`NonFiniteLossError` when ``loss`` is NaN/inf (one device sync)."""
@@ -370,15 +384,3 @@ class StepAccelerator:
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         if state and self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-
-
-def from_config(cfg: Any, device: torch.device | str | None = None) -> StepAccelerator:
-    """Build a :class:`StepAccelerator` from ``cfg.train`` (keys missing from the config keep defaults)."""
-    t = cfg.train
-    return StepAccelerator(
-        amp=getattr(t, "amp", "off"),
-        channels_last=getattr(t, "channels_last", False),
-        compile=getattr(t, "compile", ""),
-        clip_grad_norm=getattr(t, "clip_grad_norm", 0.0),
-        device=device,
-    )

@@ -6,15 +6,10 @@ from typing import Any
 
 import torch
 
-from ..utils.registry import Registry
 from .cross_entropy_loss import CrossEntropyLoss
 from .hard_mine_triplet_loss import TripletLoss
 
-__all__ = ["LOSSES", "CrossEntropyLoss", "DeepSupervision", "TripletLoss", "build_loss"]
-
-LOSSES: Registry[type] = Registry("loss")
-LOSSES.register("softmax", CrossEntropyLoss, aliases=("cross_entropy",))
-LOSSES.register("triplet", TripletLoss)
+__all__ = ["CrossEntropyLoss", "DeepSupervision", "TripletLoss"]
 
 
 def DeepSupervision(criterion: Any, xs: Any, y: torch.Tensor) -> torch.Tensor:
@@ -31,8 +26,3 @@ def DeepSupervision(criterion: Any, xs: Any, y: torch.Tensor) -> torch.Tensor:
     for x in xs:
         loss = loss + criterion(x, y)
     return loss / len(xs)
-
-
-def build_loss(name: str, **kwargs: Any) -> torch.nn.Module:
-    """Instantiate the loss registered as ``name`` ('softmax' or 'triplet')."""
-    return LOSSES.get(name)(**kwargs)

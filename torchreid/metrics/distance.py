@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from numpy.typing import ArrayLike
 
 __all__ = ["compute_distance_matrix", "cosine_distance", "euclidean_squared_distance"]
@@ -34,9 +36,10 @@ def _as_2d_tensor(x: torch.Tensor | ArrayLike, name: str) -> torch.Tensor:
     return x
 
 
-def _check_pair(
+def _prepare(
     input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Checked inputs (one floating dtype) and the uninitialised ``(m, n)`` output."""
     a = _as_2d_tensor(input1, "input1")
     b = _as_2d_tensor(input2, "input2")
     if a.size(1) != b.size(1):
@@ -49,7 +52,7 @@ def _check_pair(
     if a.dtype != b.dtype:
         dtype = torch.promote_types(a.dtype, b.dtype)
         a, b = a.to(dtype), b.to(dtype)
-    return a, b
+    return a, b, torch.empty((a.size(0), b.size(0)), dtype=a.dtype, device=a.device)
 
 
 def _needs_grad(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -64,27 +67,31 @@ def _block_rows(m: int, n: int, chunk_size: int | None) -> int:
     return max(1, min(m, _DEFAULT_BLOCK_ELEMENTS // max(n, 1)))
 
 
+def _blocks(out: torch.Tensor, chunk_size: int | None) -> Iterator[tuple[slice, torch.Tensor]]:
+    """``(rows, out[rows])`` for consecutive row blocks of the output."""
+    m, n = out.shape
+    step = _block_rows(m, n, chunk_size)
+    for s in range(0, m, step):
+        rows = slice(s, min(m, s + step))
+        yield rows, out[rows]
+
+
 def euclidean_squared_distance(
     input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike, chunk_size: int | None = None
 ) -> torch.Tensor:
     """Squared Euclidean distance matrix ``(m, n)`` between ``input1 (m, d)`` and ``input2 (n, d)``."""
-    a, b = _check_pair(input1, input2)
-    m, n = a.size(0), b.size(0)
-    out = torch.empty((m, n), dtype=a.dtype, device=a.device)
-    if m == 0 or n == 0:
+    a, b, out = _prepare(input1, input2)
+    if out.numel() == 0:
         return out
     sq_a = a.pow(2).sum(dim=1)
     sq_b = b.pow(2).sum(dim=1)
     bt = b.t()
     if _needs_grad(a, b):  # out= does not support autograd: the original's out-of-place formula
         return (sq_a.unsqueeze(1) + sq_b.unsqueeze(0)).addmm(a, bt, beta=1, alpha=-2)
-    rows = _block_rows(m, n, chunk_size)
-    for s in range(0, m, rows):
-        e = min(m, s + rows)
-        block = out[s:e]
+    for rows, block in _blocks(out, chunk_size):
         # same operation order as the original: (|a|^2 + |b|^2) then addmm(beta=1, alpha=-2)
-        torch.add(sq_a[s:e].unsqueeze(1), sq_b.unsqueeze(0), out=block)
-        block.addmm_(a[s:e], bt, beta=1, alpha=-2)
+        torch.add(sq_a[rows].unsqueeze(1), sq_b.unsqueeze(0), out=block)
+        block.addmm_(a[rows], bt, beta=1, alpha=-2)
     return out
 
 
@@ -92,20 +99,15 @@ def cosine_distance(
     input1: torch.Tensor | ArrayLike, input2: torch.Tensor | ArrayLike, chunk_size: int | None = None
 ) -> torch.Tensor:
     """Cosine distance matrix ``1 - cos(a, b)`` of shape ``(m, n)``."""
-    a, b = _check_pair(input1, input2)
-    m, n = a.size(0), b.size(0)
-    out = torch.empty((m, n), dtype=a.dtype, device=a.device)
-    if m == 0 or n == 0:
+    a, b, out = _prepare(input1, input2)
+    if out.numel() == 0:
         return out
     a = F.normalize(a, p=2, dim=1)
     bt = F.normalize(b, p=2, dim=1).t()
     if _needs_grad(a, b):  # out= does not support autograd: the original's out-of-place formula
         return 1 - torch.mm(a, bt)
-    rows = _block_rows(m, n, chunk_size)
-    for s in range(0, m, rows):
-        e = min(m, s + rows)
-        block = out[s:e]
-        torch.mm(a[s:e], bt, out=block)
+    for rows, block in _blocks(out, chunk_size):
+        torch.mm(a[rows], bt, out=block)
         block.neg_().add_(1)
     return out
 

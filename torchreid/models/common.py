@@ -8,12 +8,10 @@
 - :class:`PooledReIDModel` — base class giving the usual ``forward``: ``featuremaps`` → ``global_avgpool`` →
   optional ``fc`` → :func:`reid_output`.
 - :func:`init_params` — the default initialisation the original applied to freshly built layers.
-- :func:`maybe_load_imagenet` — load ImageNet weights for ``pretrained=True`` through
-  :mod:`torchreid.models.pretrained` (cache first, download only when missing).
 
 Register factories with :func:`torchreid.models.registry.register_model`; a factory has the signature
-``fn(num_classes, loss='softmax', pretrained=True, use_gpu=True, **kwargs) -> nn.Module`` and never moves the
-model to a device.
+``fn(num_classes, loss='softmax', pretrained=True, **kwargs) -> nn.Module``, builds the architecture only (the
+registry loads the ImageNet weights the decorator declares) and never moves the model to a device.
 """
 
 from __future__ import annotations
@@ -24,13 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._legacy import LegacyModelMethods
+
 __all__ = [
     "SUPPORTED_LOSSES",
     "PooledReIDModel",
     "build_fc_layers",
     "check_loss",
     "init_params",
-    "maybe_load_imagenet",
     "reid_output",
 ]
 
@@ -96,7 +95,7 @@ def reid_output(training: bool, loss: str, features: torch.Tensor, classifier: n
     raise KeyError(f"Unsupported loss: {loss!r} (expected one of {', '.join(SUPPORTED_LOSSES)})")
 
 
-class PooledReIDModel(nn.Module):
+class PooledReIDModel(LegacyModelMethods, nn.Module):
     """Base of the models whose forward is ``featuremaps`` → ``global_avgpool`` → optional ``fc`` → classifier.
 
     It adds no modules (so state-dict keys and their order are those the subclass registers in ``__init__``),
@@ -132,17 +131,3 @@ def init_params(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.constant_(m.bias, 0)
-
-
-def maybe_load_imagenet(model: nn.Module, pretrained: bool, key: str, **kwargs: Any) -> nn.Module:
-    """Load the ImageNet weights registered under ``key`` into ``model`` when ``pretrained`` is true.
-
-    ``key`` is a weights name known to :mod:`torchreid.models.pretrained` (e.g. ``'osnet_x1_0'``) or a
-    torchvision weights enum spelled ``'torchvision:ResNet50_Weights.IMAGENET1K_V1'``. Only tensors whose
-    name and shape match are loaded (the classifier of ImageNet is skipped).
-    """
-    if pretrained:
-        from .pretrained import load_imagenet_weights
-
-        load_imagenet_weights(model, key, **kwargs)
-    return model

@@ -164,45 +164,74 @@ def load_densenet_imagenet(model: nn.Module, key: str, quiet: bool = False) -> d
         return load_pretrained_weights(model, renamed)
 
 
-def _densenet(
-    num_classes: int, loss: str, pretrained: bool, weights: str, block_config: Sequence[int], **kwargs: Any
-) -> DenseNet:
-    kwargs.pop("use_gpu", None)
-    model = DenseNet(num_classes=num_classes, loss=loss, block_config=block_config, **kwargs)
-    if pretrained:
-        load_densenet_imagenet(model, f"torchvision:{weights}.IMAGENET1K_V1")
-    return model
+def _densenet(num_classes: int, loss: str, block_config: Sequence[int], **kwargs: Any) -> DenseNet:
+    return DenseNet(num_classes=num_classes, loss=loss, block_config=block_config, **kwargs)
 
 
 _TV = {"source": "torchvision", "license": "BSD-3-Clause"}
 
 
-@register_model(feature_dim=1024, weights="densenet121-a639ec97.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:DenseNet121_Weights.IMAGENET1K_V1",
+    weights_loader=load_densenet_imagenet,
+    feature_dim=1024,
+    weights="densenet121-a639ec97.pth",
+    **_TV,
+)
 def densenet121(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, pretrained, "DenseNet121_Weights", (6, 12, 24, 16), **kwargs)
+    return _densenet(num_classes, loss, (6, 12, 24, 16), **kwargs)
 
 
-@register_model(feature_dim=1664, weights="densenet169-b2777c0a.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:DenseNet169_Weights.IMAGENET1K_V1",
+    weights_loader=load_densenet_imagenet,
+    feature_dim=1664,
+    weights="densenet169-b2777c0a.pth",
+    **_TV,
+)
 def densenet169(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, pretrained, "DenseNet169_Weights", (6, 12, 32, 32), **kwargs)
+    return _densenet(num_classes, loss, (6, 12, 32, 32), **kwargs)
 
 
-@register_model(feature_dim=1920, weights="densenet201-c1103571.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:DenseNet201_Weights.IMAGENET1K_V1",
+    weights_loader=load_densenet_imagenet,
+    feature_dim=1920,
+    weights="densenet201-c1103571.pth",
+    **_TV,
+)
 def densenet201(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, pretrained, "DenseNet201_Weights", (6, 12, 48, 32), **kwargs)
+    return _densenet(num_classes, loss, (6, 12, 48, 32), **kwargs)
 
 
-@register_model(feature_dim=2208, weights="densenet161-8d451a50.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:DenseNet161_Weights.IMAGENET1K_V1",
+    weights_loader=load_densenet_imagenet,
+    feature_dim=2208,
+    weights="densenet161-8d451a50.pth",
+    **_TV,
+)
 def densenet161(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
     kwargs.setdefault("num_init_features", 96)
     kwargs.setdefault("growth_rate", 48)
-    return _densenet(num_classes, loss, pretrained, "DenseNet161_Weights", (6, 12, 36, 24), **kwargs)
+    return _densenet(num_classes, loss, (6, 12, 36, 24), **kwargs)
 
 
-@register_model(feature_dim=512, weights="densenet121-a639ec97.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:DenseNet121_Weights.IMAGENET1K_V1",
+    weights_loader=load_densenet_imagenet,
+    feature_dim=512,
+    weights="densenet121-a639ec97.pth",
+    **_TV,
+)
 def densenet121_fc512(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> DenseNet:
     """DenseNet-121 with a 512-d fc embedding (Linear + BN1d + ReLU)."""
     kwargs.setdefault("fc_dims", [512])
-    return _densenet(num_classes, loss, pretrained, "DenseNet121_Weights", (6, 12, 24, 16), **kwargs)
+    return _densenet(num_classes, loss, (6, 12, 24, 16), **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import DENSENET_MODEL_URLS as model_urls  # noqa: E402, F401
+from ._legacy import init_pretrained_weights  # noqa: E402, F401

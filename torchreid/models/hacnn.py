@@ -30,7 +30,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._zoo_weights import load_or_warn
 from .common import check_loss, reid_output
 from .registry import register_model
 
@@ -269,9 +268,7 @@ class HACNN(nn.Module):
         return logits, (x_global, x_local)
 
 
-@register_model(feature_dim=1024, input_size=(3, *INPUT_HW), source=None)
+@register_model(missing_weights="warn", feature_dim=1024, input_size=(3, *INPUT_HW), source=None)
 def hacnn(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> HACNN:
     """HACNN; ``use_gpu`` is accepted and ignored (the model follows its input's device)."""
-    kwargs.pop("use_gpu", None)
-    model = HACNN(num_classes, loss, **kwargs)
-    return load_or_warn(model, pretrained, None, "hacnn")
+    return HACNN(num_classes, loss, **kwargs)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import PooledReIDModel, maybe_load_imagenet
+from .common import PooledReIDModel
 from .inceptionv4 import BasicConv2d, avg_pool_branch
 from .registry import register_model
 
@@ -176,6 +176,15 @@ class InceptionResNetV2(PooledReIDModel):
 def inceptionresnetv2(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> InceptionResNetV2:
-    kwargs.pop("use_gpu", None)
-    model = InceptionResNetV2(num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "inceptionresnetv2")
+    return InceptionResNetV2(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import cadene_settings  # noqa: E402
+
+Mixed_5b = Mixed5b
+Mixed_6a = Mixed6a
+Mixed_7a = Mixed7a
+pretrained_settings = {
+    "inceptionresnetv2": cadene_settings("inceptionresnetv2-520b38e4.pth", 299, background=True)
+}

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import PooledReIDModel, maybe_load_imagenet
+from .common import PooledReIDModel
 from .registry import register_model
 
 __all__ = ["BasicConv2d", "InceptionV4", "inceptionv4"]
@@ -211,6 +211,18 @@ class InceptionV4(PooledReIDModel):
 def inceptionv4(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> InceptionV4:
-    kwargs.pop("use_gpu", None)
-    model = InceptionV4(num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "inceptionv4")
+    return InceptionV4(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import cadene_settings, init_pretrained_weights  # noqa: E402, F401
+
+Mixed_3a = Mixed3a
+Mixed_4a = Mixed4a
+Mixed_5a = Mixed5a
+Inception_A = InceptionA
+Inception_B = InceptionB
+Inception_C = InceptionC
+Reduction_A = ReductionA
+Reduction_B = ReductionB
+pretrained_settings = {"inceptionv4": cadene_settings("inceptionv4-8e4777a0.pth", 299, background=True)}

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._zoo_weights import load_or_warn, manual_weights
+from ._zoo_weights import manual_weights
 from .common import init_params, reid_output
 from .registry import register_model
 
@@ -143,6 +143,10 @@ class MLFN(nn.Module):
 
 @register_model(feature_dim=1024, **_META)
 def mlfn(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> MLFN:
-    kwargs.pop("use_gpu", None)
-    model = MLFN(num_classes, loss, **kwargs)
-    return load_or_warn(model, pretrained, "mlfn", "mlfn")
+    return MLFN(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+
+model_urls = {"imagenet": "https://mega.nz/#!YHxAhaxC!yu9E6zWl0x5zscSouTdbZu8gdFFytDdl-RAdD2DEfpk"}

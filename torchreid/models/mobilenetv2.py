@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._zoo_weights import load_or_warn, manual_weights
+from ._zoo_weights import manual_weights
 from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
@@ -122,15 +122,20 @@ class MobileNetV2(PooledReIDModel):
 def mobilenetv2_x1_0(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> MobileNetV2:
-    kwargs.pop("use_gpu", None)
-    model = MobileNetV2(num_classes, loss, width_mult=1.0, **kwargs)
-    return load_or_warn(model, pretrained, "mobilenetv2_x1_0", "mobilenetv2_x1_0")
+    return MobileNetV2(num_classes, loss, width_mult=1.0, **kwargs)
 
 
 @register_model(feature_dim=1792, **_META_1_4)
 def mobilenetv2_x1_4(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> MobileNetV2:
-    kwargs.pop("use_gpu", None)
-    model = MobileNetV2(num_classes, loss, width_mult=1.4, **kwargs)
-    return load_or_warn(model, pretrained, "mobilenetv2_x1_4", "mobilenetv2_x1_4")
+    return MobileNetV2(num_classes, loss, width_mult=1.4, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+
+model_urls = {
+    "mobilenetv2_x1_0": "https://mega.nz/#!NKp2wAIA!1NH1pbNzY_M2hVk_hdsxNM1NUOWvvGPHhaNr-fASF6c",
+    "mobilenetv2_x1_4": "https://mega.nz/#!RGhgEIwS!xN2s2ZdyqI6vQ3EwgmRXLEW3khr9tpXg96G9SUJugGk",
+}

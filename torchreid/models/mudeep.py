@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._zoo_weights import load_or_warn
 from .common import reid_output
 from .registry import register_model
 
@@ -159,8 +158,6 @@ class MuDeep(nn.Module):
         return reid_output(self.training, self.loss, v, self.classifier)
 
 
-@register_model(feature_dim=4096, input_size=(3, *INPUT_HW), source=None)
+@register_model(missing_weights="warn", feature_dim=4096, input_size=(3, *INPUT_HW), source=None)
 def mudeep(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> MuDeep:
-    kwargs.pop("use_gpu", None)
-    model = MuDeep(num_classes, loss, **kwargs)
-    return load_or_warn(model, pretrained, None, "mudeep")
+    return MuDeep(num_classes, loss, **kwargs)

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._zoo_weights import cadene_weights
-from .common import init_params, maybe_load_imagenet, reid_output
+from .common import init_params, reid_output
 from .registry import register_model
 
 __all__ = ["NASNetAMobile", "nasnsetmobile"]
@@ -353,6 +353,61 @@ def nasnsetmobile(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> NASNetAMobile:
     """NASNet-A Mobile; the name keeps the original's misspelling (alias: ``nasnetamobile``)."""
-    kwargs.pop("use_gpu", None)
-    model = NASNetAMobile(num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "nasnetamobile")
+    return NASNetAMobile(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import cadene_settings, init_pretrained_weights  # noqa: E402, F401
+
+pretrained_settings = {"nasnetamobile": cadene_settings("nasnetamobile-7e03cead.pth", 224)}
+nasnetamobile = nasnsetmobile
+ReductionCell0 = ReductionCell
+ReductionCell1 = ReductionCell
+
+
+class MaxPoolPad(ShiftedPool):
+    """Zero-pad top/left → 3x3/2 max pool → crop the first row and column."""
+
+    def __init__(self) -> None:
+        super().__init__("max")
+
+
+class AvgPoolPad(ShiftedPool):
+    """Zero-pad top/left → 3x3 average pool (padding excluded from the mean) → crop the first row and column."""
+
+    def __init__(self, stride: int = 2, padding: int = 1) -> None:
+        super().__init__("avg")
+        self.pool = nn.AvgPool2d(3, stride=stride, padding=padding, count_include_pad=False)
+
+
+class BranchSeparablesStem(BranchSeparables):
+    """Branch whose first separable conv already changes the channel count."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        bias: bool = False,
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, stem=True)
+
+
+class BranchSeparablesReduction(BranchSeparables):
+    """Branch that pads the input top/left and crops the first conv's output (reduction cells)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        z_padding: int = 1,
+        bias: bool = False,
+    ) -> None:
+        if z_padding != 1:
+            raise ValueError("BranchSeparablesReduction supports z_padding=1 only (the value NASNet-A uses)")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, shifted=True)

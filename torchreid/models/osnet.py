@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = [
@@ -256,7 +256,6 @@ _SOURCE = "Google Drive (Torchreid model zoo, ImageNet-pretrained)"
 
 
 def _osnet(width: str, num_classes: int, loss: str, IN: bool = False, **kwargs: Any) -> OSNet:
-    kwargs.pop("use_gpu", None)
     return OSNet(
         num_classes,
         blocks=[OSBlock, OSBlock, OSBlock],
@@ -268,46 +267,96 @@ def _osnet(width: str, num_classes: int, loss: str, IN: bool = False, **kwargs: 
     )
 
 
-@register_model(feature_dim=512, weights="osnet_x1_0_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_x1_0",
+    feature_dim=512,
+    weights="osnet_x1_0_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_x1_0(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNet:
     """OSNet, width x1.0 (2.2 M parameters without the classifier)."""
-    model = _osnet("x1_0", num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "osnet_x1_0")
+    return _osnet("x1_0", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_x0_75_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_x0_75",
+    feature_dim=512,
+    weights="osnet_x0_75_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_x0_75(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNet:
     """OSNet, width x0.75."""
-    model = _osnet("x0_75", num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "osnet_x0_75")
+    return _osnet("x0_75", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_x0_5_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_x0_5",
+    feature_dim=512,
+    weights="osnet_x0_5_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_x0_5(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNet:
     """OSNet, width x0.5."""
-    model = _osnet("x0_5", num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "osnet_x0_5")
+    return _osnet("x0_5", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_x0_25_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_x0_25",
+    feature_dim=512,
+    weights="osnet_x0_25_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_x0_25(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNet:
     """OSNet, width x0.25 (0.2 M parameters without the classifier)."""
-    model = _osnet("x0_25", num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "osnet_x0_25")
+    return _osnet("x0_25", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_ibn_x1_0_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_ibn_x1_0",
+    feature_dim=512,
+    weights="osnet_ibn_x1_0_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_ibn_x1_0(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNet:
     """OSNet x1.0 with instance-batch normalisation (IN in conv1 and in the conv2 blocks)."""
-    model = _osnet("x1_0", num_classes, loss, IN=True, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "osnet_ibn_x1_0")
+    return _osnet("x1_0", num_classes, loss, IN=True, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import init_pretrained_weights_by_key as init_pretrained_weights  # noqa: E402, F401
+from .pretrained import KNOWN_WEIGHTS as _KNOWN  # noqa: E402
+
+pretrained_urls = {
+    k: _KNOWN[k].download_url
+    for k in ("osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25", "osnet_ibn_x1_0")
+}
+
+
+class Conv3x3(nn.Module):
+    """3x3 convolution + BN + ReLU (a block of the original not used by the OSNet variants)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, 3, stride=stride, padding=1, bias=False, groups=groups
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(x)))

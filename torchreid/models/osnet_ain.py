@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .osnet import OSNET_CHANNELS, ChannelGate, Conv1x1, Conv1x1Linear, ConvLayer, LightConv3x3
 from .registry import register_model
 
@@ -144,48 +144,77 @@ _SOURCE = "Google Drive (Torchreid model zoo, ImageNet-pretrained)"
 
 
 def _osnet_ain(width: str, num_classes: int, loss: str, **kwargs: Any) -> OSNetAIN:
-    kwargs.pop("use_gpu", None)
     return OSNetAIN(
         num_classes, blocks=_BLOCKS, layers=[2, 2, 2], channels=OSNET_CHANNELS[width], loss=loss, **kwargs
     )
 
 
-@register_model(feature_dim=512, weights="osnet_ain_x1_0_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_ain_x1_0",
+    feature_dim=512,
+    weights="osnet_ain_x1_0_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_ain_x1_0(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNetAIN:
     """OSNet-AIN, width x1.0 (the cross-domain model of the zoo)."""
-    return maybe_load_imagenet(_osnet_ain("x1_0", num_classes, loss, **kwargs), pretrained, "osnet_ain_x1_0")
+    return _osnet_ain("x1_0", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_ain_x0_75_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_ain_x0_75",
+    feature_dim=512,
+    weights="osnet_ain_x0_75_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_ain_x0_75(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNetAIN:
     """OSNet-AIN, width x0.75."""
-    return maybe_load_imagenet(
-        _osnet_ain("x0_75", num_classes, loss, **kwargs), pretrained, "osnet_ain_x0_75"
-    )
+    return _osnet_ain("x0_75", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_ain_x0_5_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_ain_x0_5",
+    feature_dim=512,
+    weights="osnet_ain_x0_5_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_ain_x0_5(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNetAIN:
     """OSNet-AIN, width x0.5."""
-    return maybe_load_imagenet(_osnet_ain("x0_5", num_classes, loss, **kwargs), pretrained, "osnet_ain_x0_5")
+    return _osnet_ain("x0_5", num_classes, loss, **kwargs)
 
 
-@register_model(feature_dim=512, weights="osnet_ain_x0_25_imagenet.pth", source=_SOURCE, license="MIT")
+@register_model(
+    pretrained_key="osnet_ain_x0_25",
+    feature_dim=512,
+    weights="osnet_ain_x0_25_imagenet.pth",
+    source=_SOURCE,
+    license="MIT",
+)
 def osnet_ain_x0_25(
     num_classes: int = 1000, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> OSNetAIN:
     """OSNet-AIN, width x0.25."""
-    return maybe_load_imagenet(
-        _osnet_ain("x0_25", num_classes, loss, **kwargs), pretrained, "osnet_ain_x0_25"
-    )
+    return _osnet_ain("x0_25", num_classes, loss, **kwargs)
 
 
 # the original module's class names (``from torchreid.models.osnet_ain import OSNet, OSBlock``)
 OSNet = OSNetAIN
 OSBlock = OSBlockAIN
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import init_pretrained_weights_by_key as init_pretrained_weights  # noqa: E402, F401
+from .osnet import Conv3x3  # noqa: E402, F401
+from .pretrained import KNOWN_WEIGHTS as _KNOWN  # noqa: E402
+
+pretrained_urls = {
+    k: _KNOWN[k].download_url
+    for k in ("osnet_ain_x1_0", "osnet_ain_x0_75", "osnet_ain_x0_5", "osnet_ain_x0_25")
+}

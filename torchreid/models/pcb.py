@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import check_loss, init_params, maybe_load_imagenet
+from .common import check_loss, init_params
 from .registry import register_model
 from .resnet import Bottleneck, ResNet
 
@@ -87,24 +87,30 @@ class PCB(ResNet):
         return logits, F.normalize(v_g, p=2, dim=1).flatten(1)
 
 
-def _pcb(num_classes: int, loss: str, pretrained: bool, parts: int, **kwargs: Any) -> PCB:
-    kwargs.pop("use_gpu", None)
+def _pcb(num_classes: int, loss: str, parts: int, **kwargs: Any) -> PCB:
     kwargs.setdefault("reduced_dim", 256)
     kwargs.setdefault("nonlinear", "relu")
-    model = PCB(num_classes, loss, parts=parts, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")
+    return PCB(num_classes, loss, parts=parts, **kwargs)
 
 
 _TV = {"weights": "resnet50-0676ba61.pth", "source": "torchvision", "license": "BSD-3-Clause"}
 
 
-@register_model(feature_dim=12288, **_TV)
+@register_model(pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1", feature_dim=12288, **_TV)
 def pcb_p6(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> PCB:
     """PCB with 6 parts (eval features: 6 x 2048)."""
-    return _pcb(num_classes, loss, pretrained, 6, **kwargs)
+    return _pcb(num_classes, loss, 6, **kwargs)
 
 
-@register_model(feature_dim=8192, **_TV)
+@register_model(pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1", feature_dim=8192, **_TV)
 def pcb_p4(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> PCB:
     """PCB with 4 parts (eval features: 4 x 2048)."""
-    return _pcb(num_classes, loss, pretrained, 4, **kwargs)
+    return _pcb(num_classes, loss, 4, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import RESNET_MODEL_URLS as _URLS  # noqa: E402
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+from .resnet import BasicBlock, conv3x3  # noqa: E402, F401
+
+model_urls = {k: _URLS[k] for k in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")}

@@ -20,6 +20,7 @@ enum, written ``'torchvision:ResNet50_Weights.IMAGENET1K_V1'``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ __all__ = [
     "load_imagenet_weights",
     "sha256sum",
 ]
+
+logger = logging.getLogger(__name__)
 
 OFFLINE_ENV = "TORCHREID_OFFLINE"
 
@@ -184,7 +187,9 @@ def _download(spec: WeightSpec, target: Path, quiet: bool) -> None:
     try:
         with atomic_output(target, suffix=".part") as tmp:
             if spec.gdrive_id:
-                import gdown
+                from ..utils.optional import require
+
+                gdown = require("gdown", "Downloading weights from Google Drive")
 
                 # a file object as output: gdown then keeps no ".part" files of its own beside it
                 with open(tmp, "wb") as out:
@@ -193,7 +198,7 @@ def _download(spec: WeightSpec, target: Path, quiet: bool) -> None:
                     raise OSError("gdown could not fetch the file")
             elif spec.url:
                 if not quiet:
-                    print(f'Downloading "{spec.url}" to "{target}"')
+                    logger.info(f'Downloading "{spec.url}" to "{target}"')
                 fetch_url(spec.url, tmp, quiet=quiet)
             else:
                 raise OSError("no download location is known")

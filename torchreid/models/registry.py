@@ -2,8 +2,12 @@
 
 Each architecture module registers factory functions::
 
-    @register_model(feature_dim=512, weights="osnet_x1_0_imagenet.pth", source="...")
-    def osnet_x1_0(num_classes, loss="softmax", pretrained=True, **kwargs): ...
+    @register_model(pretrained_key="osnet_x1_0", feature_dim=512, weights="osnet_x1_0_imagenet.pth", source="...")
+    def osnet_x1_0(num_classes, loss="softmax", pretrained=True, **kwargs):
+        return OSNet(...)  # the architecture only
+
+The metadata declares each model's ImageNet weights once; the registered wrapper loads them for
+``pretrained=True`` (for ``build_model`` and direct calls alike) and drops the legacy ``use_gpu`` argument.
 
 Model modules in this package are imported on the first registry query, so ``import torchreid`` stays cheap.
 """
@@ -11,8 +15,12 @@ Model modules in this package are imported on the first registry query, so ``imp
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
+import inspect
+import logging
 import pkgutil
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +40,9 @@ __all__ = [
     "show_avai_models",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..data.constants import IMAGENET_MEAN, IMAGENET_STD  # the one definition
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,39 @@ class ModelInfo:
     source: str | None = None  # where the weights come from (torchvision, Google Drive, ...)
     license: str | None = None
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    # How ``pretrained=True`` loads ImageNet weights: ``pretrained_key`` names them for
+    # :mod:`torchreid.models.pretrained` (``'osnet_x1_0'``, ``'torchvision:ResNet50_Weights.IMAGENET1K_V1'``);
+    # ``weights_loader(model, key)`` replaces the standard loader (e.g. DenseNet's old key names);
+    # ``missing_weights='warn'`` keeps the random initialisation with a warning when none exist or a manual download
+    # is not in the cache (as the original), ``'error'`` raises.
+    pretrained_key: str | None = None
+    weights_loader: Callable[[nn.Module, str], Any] | None = None
+    missing_weights: str = "error"
 
     @property
     def has_pretrained(self) -> bool:
         return bool(self.weights or self.url or self.source == "torchvision")
+
+
+def load_registered_weights(model: nn.Module, info: ModelInfo) -> nn.Module:
+    """Load the ImageNet weights ``info`` declares into ``model`` (the one place factories' weights are loaded)."""
+    if info.pretrained_key is None:
+        if info.missing_weights == "warn":
+            warnings.warn(
+                f"ImageNet-pretrained weights are not available for {info.name}; it is randomly initialised",
+                stacklevel=3,
+            )
+        return model
+    from .pretrained import WeightsNotFoundError, load_imagenet_weights
+
+    loader = info.weights_loader or load_imagenet_weights
+    try:
+        loader(model, info.pretrained_key)
+    except WeightsNotFoundError as exc:
+        if info.missing_weights != "warn":
+            raise
+        warnings.warn(f"{info.name} is randomly initialised: {exc}", stacklevel=3)
+    return model
 
 
 MODELS: Registry[ModelInfo] = Registry("model")
@@ -99,16 +137,39 @@ def register_model(
     aliases: tuple[str, ...] = (),
     **metadata: Any,
 ) -> Any:
-    """Register a model factory; usable as ``@register_model`` or ``@register_model(feature_dim=512, ...)``."""
+    """Register a model factory; usable as ``@register_model`` or ``@register_model(feature_dim=512, ...)``.
+
+    The factory builds the architecture only. The decorator returns (and registers) a wrapper with the same
+    signature that drops the legacy ``use_gpu`` argument and, for ``pretrained=True``, loads the weights the
+    metadata declares (``pretrained_key``, see :class:`ModelInfo`), so each model states its weights once and
+    ``build_model`` and direct factory calls load them the same way.
+    """
 
     def _wrap(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or f.__name__
-        MODELS.register(key, ModelInfo(name=key, fn=f, aliases=tuple(aliases), **metadata), aliases=aliases)
-        return f
+        signature = inspect.signature(f)
+
+        @functools.wraps(f)
+        def factory(*args: Any, **kwargs: Any) -> nn.Module:
+            kwargs.pop("use_gpu", None)  # accepted for compatibility; models are built on the CPU
+            bound = signature.bind_partial(*args, **kwargs)
+            pretrained = bound.arguments.get("pretrained", _default(signature, "pretrained", True))
+            model = f(*args, **kwargs)
+            return load_registered_weights(model, MODELS.get(key)) if pretrained else model
+
+        MODELS.register(
+            key, ModelInfo(name=key, fn=factory, aliases=tuple(aliases), **metadata), aliases=aliases
+        )
+        return factory
 
     if fn is not None:
         return _wrap(fn)
     return _wrap
+
+
+def _default(signature: inspect.Signature, parameter: str, fallback: Any) -> Any:
+    p = signature.parameters.get(parameter)
+    return fallback if p is None or p.default is inspect.Parameter.empty else p.default
 
 
 def get_model_info(name: str) -> ModelInfo:
@@ -137,8 +198,8 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
 
 
 def show_avai_models() -> None:
-    """Print the available model names (as the original did)."""
-    print(list_models())
+    """Show the available model names (as the original did; through the ``torchreid`` logger)."""
+    logger.info(str(list_models()))
 
 
 def build_model(
@@ -162,14 +223,15 @@ def build_model(
     it, other keyword arguments (e.g. ``last_stride=1``) go to the backbone. Without ``head`` the model is
     exactly the original architecture.
     """
+    del use_gpu  # accepted for compatibility only: the device is decided by the caller (``model.to(device)``)
     _load_all()
     info = MODELS.get(name)
     if head is None:
-        return info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)
+        return info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, **kwargs)
     from .heads import attach_head
 
     head_kwargs = {k: kwargs.pop(k) for k in ("pooling", "neck_feat", "feature_channels", "p") if k in kwargs}
-    backbone = info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, use_gpu=use_gpu, **kwargs)
+    backbone = info.fn(num_classes=num_classes, loss=loss, pretrained=pretrained, **kwargs)
     return attach_head(backbone, head, num_classes, loss=loss, input_size=info.input_size, **head_kwargs)
 
 

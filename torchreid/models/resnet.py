@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = [
@@ -201,72 +201,109 @@ class ResNet(PooledReIDModel):
 def _resnet(
     num_classes: int,
     loss: str,
-    pretrained: bool,
-    weights: str,
     block: type[BasicBlock | Bottleneck],
     layers: Sequence[int],
     model_cls: type[ResNet] | None = None,
     **kwargs: Any,
 ) -> ResNet:
-    kwargs.pop("use_gpu", None)
-    model = (model_cls or ResNet)(num_classes=num_classes, loss=loss, block=block, layers=layers, **kwargs)
-    return maybe_load_imagenet(model, pretrained, f"torchvision:{weights}.IMAGENET1K_V1")
+    return (model_cls or ResNet)(num_classes=num_classes, loss=loss, block=block, layers=layers, **kwargs)
 
 
 _TV = {"source": "torchvision", "license": "BSD-3-Clause"}
 
 
-@register_model(feature_dim=512, weights="resnet18-f37072fd.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet18_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="resnet18-f37072fd.pth",
+    **_TV,
+)
 def resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, pretrained, "ResNet18_Weights", BasicBlock, [2, 2, 2, 2], **kwargs)
+    return _resnet(num_classes, loss, BasicBlock, [2, 2, 2, 2], **kwargs)
 
 
-@register_model(feature_dim=512, weights="resnet34-b627a593.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet34_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="resnet34-b627a593.pth",
+    **_TV,
+)
 def resnet34(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, pretrained, "ResNet34_Weights", BasicBlock, [3, 4, 6, 3], **kwargs)
+    return _resnet(num_classes, loss, BasicBlock, [3, 4, 6, 3], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="resnet50-0676ba61.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnet50-0676ba61.pth",
+    **_TV,
+)
 def resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, pretrained, "ResNet50_Weights", Bottleneck, [3, 4, 6, 3], **kwargs)
+    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="resnet101-63fe2227.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet101_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnet101-63fe2227.pth",
+    **_TV,
+)
 def resnet101(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, pretrained, "ResNet101_Weights", Bottleneck, [3, 4, 23, 3], **kwargs)
+    return _resnet(num_classes, loss, Bottleneck, [3, 4, 23, 3], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="resnet152-394f9c45.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet152_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnet152-394f9c45.pth",
+    **_TV,
+)
 def resnet152(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, pretrained, "ResNet152_Weights", Bottleneck, [3, 8, 36, 3], **kwargs)
+    return _resnet(num_classes, loss, Bottleneck, [3, 8, 36, 3], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="resnext50_32x4d-7cdf4587.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNeXt50_32X4D_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnext50_32x4d-7cdf4587.pth",
+    **_TV,
+)
 def resnext50_32x4d(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ResNet:
     kwargs.setdefault("groups", 32)
     kwargs.setdefault("width_per_group", 4)
-    return _resnet(
-        num_classes, loss, pretrained, "ResNeXt50_32X4D_Weights", Bottleneck, [3, 4, 6, 3], **kwargs
-    )
+    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="resnext101_32x8d-8ba56ff5.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNeXt101_32X8D_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnext101_32x8d-8ba56ff5.pth",
+    **_TV,
+)
 def resnext101_32x8d(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ResNet:
     kwargs.setdefault("groups", 32)
     kwargs.setdefault("width_per_group", 8)
-    return _resnet(
-        num_classes, loss, pretrained, "ResNeXt101_32X8D_Weights", Bottleneck, [3, 4, 23, 3], **kwargs
-    )
+    return _resnet(num_classes, loss, Bottleneck, [3, 4, 23, 3], **kwargs)
 
 
-@register_model(feature_dim=512, weights="resnet50-0676ba61.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="resnet50-0676ba61.pth",
+    **_TV,
+)
 def resnet50_fc512(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
     """ResNet-50 with ``last_stride=1`` and a 512-d fc embedding (Linear + BN1d + ReLU)."""
     kwargs.setdefault("last_stride", 1)
     kwargs.setdefault("fc_dims", [512])
     kwargs.setdefault("dropout_p", None)
-    return _resnet(num_classes, loss, pretrained, "ResNet50_Weights", Bottleneck, [3, 4, 6, 3], **kwargs)
+    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import RESNET_MODEL_URLS as model_urls  # noqa: E402, F401
+from ._legacy import init_pretrained_weights  # noqa: E402, F401

@@ -60,11 +60,21 @@ class ResNetIBNa(ResNet):
 
 
 @register_model(
-    feature_dim=2048, weights="resnet50-0676ba61.pth", source="torchvision", license="BSD-3-Clause"
+    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="resnet50-0676ba61.pth",
+    source="torchvision",
+    license="BSD-3-Clause",
 )
 def resnet50_ibn_a(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ResNetIBNa:
-    return _resnet(
-        num_classes, loss, pretrained, "ResNet50_Weights", BottleneckIBNa, [3, 4, 6, 3], ResNetIBNa, **kwargs
-    )
+    return _resnet(num_classes, loss, BottleneckIBNa, [3, 4, 6, 3], ResNetIBNa, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import RESNET_MODEL_URLS as _URLS  # noqa: E402
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+from .resnet import BasicBlock, conv3x3  # noqa: E402, F401
+
+model_urls = {k: _URLS[k] for k in ("resnet50", "resnet101", "resnet152")}

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import build_fc_layers, init_params, maybe_load_imagenet, reid_output
+from .common import build_fc_layers, init_params, reid_output
 from .registry import register_model
 from .resnet import Bottleneck, ResNet
 
@@ -63,11 +63,21 @@ class ResNetMid(ResNet):
 
 
 @register_model(
-    feature_dim=3072, weights="resnet50-0676ba61.pth", source="torchvision", license="BSD-3-Clause"
+    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
+    feature_dim=3072,
+    weights="resnet50-0676ba61.pth",
+    source="torchvision",
+    license="BSD-3-Clause",
 )
 def resnet50mid(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNetMid:
-    kwargs.pop("use_gpu", None)
     kwargs.setdefault("last_stride", 2)
     kwargs.setdefault("fc_dims", [1024])
-    model = ResNetMid(num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "torchvision:ResNet50_Weights.IMAGENET1K_V1")
+    return ResNetMid(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import RESNET_MODEL_URLS as _URLS  # noqa: E402
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+from .resnet import BasicBlock, conv3x3  # noqa: E402, F401
+
+model_urls = {k: _URLS[k] for k in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")}

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import PooledReIDModel, build_fc_layers, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers
 from .registry import register_model
 
 __all__ = [
@@ -32,8 +32,10 @@ __all__ = [
     "se_resnet50",
     "se_resnet50_fc512",
     "se_resnet101",
+    "se_resnet152",
     "se_resnext50_32x4d",
     "se_resnext101_32x4d",
+    "senet154",
 ]
 
 _META = {
@@ -157,24 +159,40 @@ class SENet(PooledReIDModel):
         last_stride: int = 2,
         fc_dims: Sequence[int] | None = None,
         dropout_p: float | None = None,
+        inplanes: int = 64,
+        input_3x3: bool = False,
+        downsample_kernel_size: int = 1,
+        downsample_padding: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         self.loss = loss
-        self.inplanes = 64
+        self.inplanes = inplanes
+        self.downsample_kernel_size = downsample_kernel_size
+        self.downsample_padding = downsample_padding
         self.groups = groups
         self.reduction = reduction
         self.base_width = base_width
-        self.layer0 = nn.Sequential(
-            OrderedDict(
-                [
-                    ("conv1", nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)),
-                    ("bn1", nn.BatchNorm2d(64)),
-                    ("relu1", nn.ReLU(inplace=True)),
-                    ("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
-                ]
-            )
-        )
+        if input_3x3:  # three 3x3 convs (SENet-154)
+            stem = [
+                ("conv1", nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)),
+                ("bn1", nn.BatchNorm2d(64)),
+                ("relu1", nn.ReLU(inplace=True)),
+                ("conv2", nn.Conv2d(64, 64, 3, stride=1, padding=1, bias=False)),
+                ("bn2", nn.BatchNorm2d(64)),
+                ("relu2", nn.ReLU(inplace=True)),
+                ("conv3", nn.Conv2d(64, inplanes, 3, stride=1, padding=1, bias=False)),
+                ("bn3", nn.BatchNorm2d(inplanes)),
+                ("relu3", nn.ReLU(inplace=True)),
+            ]
+        else:
+            stem = [
+                ("conv1", nn.Conv2d(3, inplanes, kernel_size=7, stride=2, padding=3, bias=False)),
+                ("bn1", nn.BatchNorm2d(inplanes)),
+                ("relu1", nn.ReLU(inplace=True)),
+            ]
+        stem.append(("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)))
+        self.layer0 = nn.Sequential(OrderedDict(stem))
         self.layer1 = self._make_layer(block, 64, layers[0], stride=1)
         self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
         self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
@@ -189,7 +207,14 @@ class SENet(PooledReIDModel):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes * block.expansion, kernel_size=1, stride=stride, bias=False),
+                nn.Conv2d(
+                    self.inplanes,
+                    planes * block.expansion,
+                    kernel_size=self.downsample_kernel_size,
+                    stride=stride,
+                    padding=self.downsample_padding,
+                    bias=False,
+                ),
                 nn.BatchNorm2d(planes * block.expansion),
             )
         extra = {"base_width": self.base_width}
@@ -206,17 +231,13 @@ class SENet(PooledReIDModel):
         return self.layer4(x)
 
 
-def _senet(num_classes: int, loss: str, pretrained: bool, weights: str, **kwargs: Any) -> SENet:
-    kwargs.pop("use_gpu", None)
-    model = SENet(num_classes=num_classes, loss=loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, weights)
+def _senet(num_classes: int, loss: str, **kwargs: Any) -> SENet:
+    return SENet(num_classes=num_classes, loss=loss, **kwargs)
 
 
 @register_model(feature_dim=2048, **_META["se_resnet50"])
 def se_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
-    return _senet(
-        num_classes, loss, pretrained, "se_resnet50", block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs
-    )
+    return _senet(num_classes, loss, block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs)
 
 
 @register_model(feature_dim=512, **_META["se_resnet50"])
@@ -226,9 +247,7 @@ def se_resnet50_fc512(
     """SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding."""
     kwargs.setdefault("last_stride", 1)
     kwargs.setdefault("fc_dims", [512])
-    return _senet(
-        num_classes, loss, pretrained, "se_resnet50", block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs
-    )
+    return _senet(num_classes, loss, block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs)
 
 
 @register_model(feature_dim=2048, **_META["se_resnet101"])
@@ -236,8 +255,6 @@ def se_resnet101(num_classes: int, loss: str = "softmax", pretrained: bool = Tru
     return _senet(
         num_classes,
         loss,
-        pretrained,
-        "se_resnet101",
         block=SEResNetBottleneck,
         layers=[3, 4, 23, 3],
         **kwargs,
@@ -253,8 +270,6 @@ def se_resnext50_32x4d(
     return _senet(
         num_classes,
         loss,
-        pretrained,
-        "se_resnext50_32x4d",
         block=SEResNeXtBottleneck,
         layers=[3, 4, 6, 3],
         **kwargs,
@@ -270,9 +285,86 @@ def se_resnext101_32x4d(
     return _senet(
         num_classes,
         loss,
-        pretrained,
-        "se_resnext101_32x4d",
         block=SEResNeXtBottleneck,
         layers=[3, 4, 23, 3],
         **kwargs,
     )
+
+
+class SEBottleneck(_SEBottleneckBase):
+    """SENet-154 bottleneck: 1x1 conv to ``2*planes``, grouped 3x3 conv to ``4*planes`` (stride), 1x1, SE gate."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        groups: int,
+        reduction: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        base_width: int = 64,
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes * 2, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes * 2)
+        self.conv2 = nn.Conv2d(planes * 2, planes * 4, 3, stride=stride, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes * 4)
+        self.conv3 = nn.Conv2d(planes * 4, planes * 4, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.se_module = SEModule(planes * 4, reduction=reduction)
+        self.downsample = downsample
+        self.stride = stride
+
+
+# Not in the original's model factory (``build_model`` did not know them) but exported by its package.
+def senet154(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
+    """SENet-154 (ImageNet weights of ``pretrainedmodels``)."""
+    kwargs.pop("use_gpu", None)
+    model = SENet(
+        num_classes=num_classes,
+        loss=loss,
+        block=SEBottleneck,
+        layers=[3, 8, 36, 3],
+        groups=64,
+        reduction=16,
+        dropout_p=0.2,
+        inplanes=128,
+        input_3x3=True,
+        downsample_kernel_size=3,
+        downsample_padding=1,
+        **kwargs,
+    )
+    if pretrained:
+        init_pretrained_weights(model, pretrained_settings["senet154"]["imagenet"]["url"])
+    return model
+
+
+def se_resnet152(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
+    """SE-ResNet-152 (ImageNet weights of ``pretrainedmodels``)."""
+    kwargs.pop("use_gpu", None)
+    model = SENet(
+        num_classes=num_classes, loss=loss, block=SEResNetBottleneck, layers=[3, 8, 36, 3], **kwargs
+    )
+    if pretrained:
+        init_pretrained_weights(model, pretrained_settings["se_resnet152"]["imagenet"]["url"])
+    return model
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ..data.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from ._legacy import cadene_settings, init_pretrained_weights  # noqa: E402
+
+Bottleneck = _SEBottleneckBase
+_IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+pretrained_settings = {
+    name: cadene_settings(f"{name}-{sha}.pth", 224, **_IMAGENET)
+    for name, sha in (
+        ("senet154", "c7b49a05"),
+        ("se_resnet50", "ce0d4300"),
+        ("se_resnet101", "7e38fcc6"),
+        ("se_resnet152", "d17c99b7"),
+        ("se_resnext50_32x4d", "a260b3a4"),
+        ("se_resnext101_32x4d", "3b2fe3d8"),
+    )
+}

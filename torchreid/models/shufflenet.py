@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._zoo_weights import load_or_warn
 from .common import PooledReIDModel, init_params
 from .registry import register_model
 
@@ -98,8 +97,24 @@ class ShuffleNet(PooledReIDModel):
         return self.stage4(self.stage3(self.stage2(self.conv1(x))))
 
 
-@register_model(feature_dim=960, source=None)
+@register_model(missing_weights="warn", feature_dim=960, source=None)
 def shufflenet(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ShuffleNet:
-    kwargs.pop("use_gpu", None)
-    model = ShuffleNet(num_classes, loss, **kwargs)
-    return load_or_warn(model, pretrained, None, "shufflenet")
+    return ShuffleNet(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import init_pretrained_weights  # noqa: E402, F401
+
+cfg = {k: list(v) for k, v in CFG.items()}
+model_urls = {"imagenet": "https://mega.nz/#!RDpUlQCY!tr_5xBEkelzDjveIYBBcGcovNCOrgfiJO9kiidz9fZM"}
+
+
+class ChannelShuffle(nn.Module):
+    """The channel shuffle as a module (``num_groups`` groups)."""
+
+    def __init__(self, num_groups: int) -> None:
+        super().__init__()
+        self.g = num_groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.g)

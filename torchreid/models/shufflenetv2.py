@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, init_params
 from .registry import register_model
 from .shufflenet import channel_shuffle
 
@@ -125,48 +125,61 @@ class ShuffleNetV2(PooledReIDModel):
         return self.conv5(self.stage4(self.stage3(self.stage2(x))))
 
 
-def _shufflenet_v2(
-    num_classes: int, loss: str, pretrained: bool, weights: str, channels: Sequence[int], **kwargs: Any
-) -> ShuffleNetV2:
-    kwargs.pop("use_gpu", None)
-    model = ShuffleNetV2(num_classes, loss, [4, 8, 4], channels, **kwargs)
-    return maybe_load_imagenet(model, pretrained, f"torchvision:{weights}.IMAGENET1K_V1")
+def _shufflenet_v2(num_classes: int, loss: str, channels: Sequence[int], **kwargs: Any) -> ShuffleNetV2:
+    return ShuffleNetV2(num_classes, loss, [4, 8, 4], channels, **kwargs)
 
 
 _TV = {"source": "torchvision", "license": "BSD-3-Clause"}
 
 
-@register_model(feature_dim=1024, weights="shufflenetv2_x0.5-f707e7126e.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1",
+    feature_dim=1024,
+    weights="shufflenetv2_x0.5-f707e7126e.pth",
+    **_TV,
+)
 def shufflenet_v2_x0_5(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ShuffleNetV2:
-    return _shufflenet_v2(
-        num_classes, loss, pretrained, "ShuffleNet_V2_X0_5_Weights", [24, 48, 96, 192, 1024], **kwargs
-    )
+    return _shufflenet_v2(num_classes, loss, [24, 48, 96, 192, 1024], **kwargs)
 
 
-@register_model(feature_dim=1024, weights="shufflenetv2_x1-5666bf0f80.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1",
+    feature_dim=1024,
+    weights="shufflenetv2_x1-5666bf0f80.pth",
+    **_TV,
+)
 def shufflenet_v2_x1_0(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ShuffleNetV2:
-    return _shufflenet_v2(
-        num_classes, loss, pretrained, "ShuffleNet_V2_X1_0_Weights", [24, 116, 232, 464, 1024], **kwargs
-    )
+    return _shufflenet_v2(num_classes, loss, [24, 116, 232, 464, 1024], **kwargs)
 
 
-@register_model(feature_dim=1024, weights="shufflenetv2_x1_5-3c479a10.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1",
+    feature_dim=1024,
+    weights="shufflenetv2_x1_5-3c479a10.pth",
+    **_TV,
+)
 def shufflenet_v2_x1_5(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ShuffleNetV2:
-    return _shufflenet_v2(
-        num_classes, loss, pretrained, "ShuffleNet_V2_X1_5_Weights", [24, 176, 352, 704, 1024], **kwargs
-    )
+    return _shufflenet_v2(num_classes, loss, [24, 176, 352, 704, 1024], **kwargs)
 
 
-@register_model(feature_dim=2048, weights="shufflenetv2_x2_0-8be3c8ee.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1",
+    feature_dim=2048,
+    weights="shufflenetv2_x2_0-8be3c8ee.pth",
+    **_TV,
+)
 def shufflenet_v2_x2_0(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> ShuffleNetV2:
-    return _shufflenet_v2(
-        num_classes, loss, pretrained, "ShuffleNet_V2_X2_0_Weights", [24, 244, 488, 976, 2048], **kwargs
-    )
+    return _shufflenet_v2(num_classes, loss, [24, 244, 488, 976, 2048], **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import SHUFFLENETV2_MODEL_URLS as model_urls  # noqa: E402, F401
+from ._legacy import init_pretrained_weights  # noqa: E402, F401

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = ["Fire", "SqueezeNet", "squeezenet1_0", "squeezenet1_0_fc512", "squeezenet1_1"]
@@ -105,35 +105,51 @@ class SqueezeNet(PooledReIDModel):
         return self.features(x)
 
 
-def _squeezenet(
-    num_classes: int, loss: str, pretrained: bool, version: float, weights: str, **kwargs: Any
-) -> SqueezeNet:
-    kwargs.pop("use_gpu", None)
-    model = SqueezeNet(num_classes, loss, version=version, **kwargs)
-    return maybe_load_imagenet(model, pretrained, f"torchvision:{weights}.IMAGENET1K_V1")
+def _squeezenet(num_classes: int, loss: str, version: float, **kwargs: Any) -> SqueezeNet:
+    return SqueezeNet(num_classes, loss, version=version, **kwargs)
 
 
 _TV = {"source": "torchvision", "license": "BSD-3-Clause"}
 
 
-@register_model(feature_dim=512, weights="squeezenet1_0-b66bff10.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:SqueezeNet1_0_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="squeezenet1_0-b66bff10.pth",
+    **_TV,
+)
 def squeezenet1_0(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> SqueezeNet:
-    return _squeezenet(num_classes, loss, pretrained, 1.0, "SqueezeNet1_0_Weights", **kwargs)
+    return _squeezenet(num_classes, loss, 1.0, **kwargs)
 
 
-@register_model(feature_dim=512, weights="squeezenet1_0-b66bff10.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:SqueezeNet1_0_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="squeezenet1_0-b66bff10.pth",
+    **_TV,
+)
 def squeezenet1_0_fc512(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> SqueezeNet:
     """SqueezeNet 1.0 with a 512-d fc embedding (Linear + BN1d + ReLU)."""
     kwargs.setdefault("fc_dims", [512])
-    return _squeezenet(num_classes, loss, pretrained, 1.0, "SqueezeNet1_0_Weights", **kwargs)
+    return _squeezenet(num_classes, loss, 1.0, **kwargs)
 
 
-@register_model(feature_dim=512, weights="squeezenet1_1-b8a52dc0.pth", **_TV)
+@register_model(
+    pretrained_key="torchvision:SqueezeNet1_1_Weights.IMAGENET1K_V1",
+    feature_dim=512,
+    weights="squeezenet1_1-b8a52dc0.pth",
+    **_TV,
+)
 def squeezenet1_1(
     num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
 ) -> SqueezeNet:
-    return _squeezenet(num_classes, loss, pretrained, 1.1, "SqueezeNet1_1_Weights", **kwargs)
+    return _squeezenet(num_classes, loss, 1.1, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import SQUEEZENET_MODEL_URLS as model_urls  # noqa: E402, F401
+from ._legacy import init_pretrained_weights  # noqa: E402, F401

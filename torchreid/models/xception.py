@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import PooledReIDModel, build_fc_layers, init_params, maybe_load_imagenet
+from .common import PooledReIDModel, build_fc_layers, init_params
 from .registry import register_model
 
 __all__ = ["Block", "SeparableConv2d", "Xception", "xception"]
@@ -151,7 +151,11 @@ class Xception(PooledReIDModel):
 
 @register_model(feature_dim=2048, **_META)
 def xception(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> Xception:
-    kwargs.pop("use_gpu", None)
     kwargs.setdefault("fc_dims", None)
-    model = Xception(num_classes, loss, **kwargs)
-    return maybe_load_imagenet(model, pretrained, "xception")
+    return Xception(num_classes, loss, **kwargs)
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
+from ._legacy import cadene_settings, init_pretrained_weights  # noqa: E402, F401
+
+pretrained_settings = {"xception": cadene_settings("xception-43020ad28.pth", 299, scale=0.8975)}

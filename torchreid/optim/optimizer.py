@@ -9,15 +9,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["AVAI_OPTIMS", "build_optimizer"]
+from ..utils.distributed import unwrap_model
+from .radam import RAdam
+
+__all__ = ["AVAI_OPTIMS", "RAdam", "build_optimizer"]
 
 AVAI_OPTIMS = ["adam", "amsgrad", "sgd", "rmsprop", "radam"]
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return (
-        model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
-    )
 
 
 def build_optimizer(
@@ -53,7 +50,7 @@ def build_optimizer(
                 warnings.warn("new_layers is empty, therefore staged_lr is useless", stacklevel=2)
             new_layers = [new_layers] if new_layers else []
         new_layers = list(new_layers)
-        net = _unwrap(model)
+        net = unwrap_model(model)
         children = dict(net.named_children())
         for layer in new_layers:
             if layer not in children:
@@ -94,5 +91,5 @@ def build_optimizer(
         return torch.optim.RMSprop(
             param_groups, lr=lr, momentum=momentum, weight_decay=weight_decay, alpha=rmsprop_alpha
         )
-    # radam
-    return torch.optim.RAdam(param_groups, lr=lr, weight_decay=weight_decay, betas=(adam_beta1, adam_beta2))
+    # radam: the original's RAdam (decoupled weight decay)
+    return RAdam(param_groups, lr=lr, weight_decay=weight_decay, betas=(adam_beta1, adam_beta2))

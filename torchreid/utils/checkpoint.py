@@ -3,17 +3,24 @@
 Checkpoint format (compatible with the original Torchreid): a dict with ``state_dict``, ``epoch``, ``rank1``,
 ``optimizer`` and ``scheduler``; we also store ``rng_state`` and ``config`` so a resumed run continues
 identically. Files are written atomically (temporary file + ``os.replace``) so a crash never leaves a truncated
-checkpoint behind.
+checkpoint behind; the temporary file a killed process leaves is removed by the next save in that folder.
+
+Resuming validates the whole checkpoint (:func:`validate_checkpoint`) and compares its stored config with the run's
+(:func:`compare_resume_config`) before anything is restored, so a bad file leaves the model, optimizer and
+scheduler untouched.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import random
 import shutil
+import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +28,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from .tools import atomic_output
+from .checkpoint_checks import _check_fits, compare_resume_config, validate_checkpoint
+from .tools import atomic_output, remove_stale_temp_files, temp_file_pattern
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
+    "compare_resume_config",
     "get_rng_state",
     "load_checkpoint",
     "load_pretrained_weights",
     "resume_from_checkpoint",
     "save_checkpoint",
     "set_rng_state",
+    "validate_checkpoint",
 ]
+
+#: the temporary files of :func:`save_checkpoint` (``.model.pth.tar-3.k2j4_x9a.tmp``, ``.model-best.pth.tar...``)
+CHECKPOINT_TEMP_PATTERN = temp_file_pattern(r"model\.pth\.tar-\d+|model-best\.pth\.tar")
 
 
 def _safe_globals() -> list[Any]:
@@ -147,19 +162,26 @@ def save_checkpoint(
     """Write ``state`` to ``save_dir/model.pth.tar-<epoch>`` atomically; return the path.
 
     With ``is_best`` a copy is kept as ``model-best.pth.tar``. ``remove_module_from_keys`` strips the
-    ``module.`` prefix that (Distributed)DataParallel adds.
+    ``module.`` prefix that (Distributed)DataParallel adds. Temporary files that an earlier save in ``save_dir``
+    left behind when its process was killed are removed (only the names this function writes, older than this
+    save).
     """
+    started = time.time()
     save_dir = Path(save_dir)
     if remove_module_from_keys:
         state = dict(state)
         state["state_dict"] = _strip_module_prefix(state["state_dict"])
     path = save_dir / f"model.pth.tar-{state['epoch']}"
     _atomic_save(state, path)
-    print(f'Checkpoint saved to "{path}"')
+    logger.info(f'Checkpoint saved to "{path}"')
     if is_best:
         with atomic_output(save_dir / "model-best.pth.tar") as tmp:
             shutil.copyfile(path, tmp)
+    remove_stale_temp_files(save_dir, CHECKPOINT_TEMP_PATTERN, older_than=started)
     return str(path)
+
+
+# ------------------------------------------------------------------------------------------------ validation
 
 
 def resume_from_checkpoint(
@@ -168,25 +190,57 @@ def resume_from_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: Any | None = None,
     restore_rng: bool = True,
+    *,
+    config: Mapping | None = None,
+    allow_config_change: bool = False,
+    on_loaded: Any = None,
 ) -> int:
-    """Restore model/optimizer/scheduler (and RNG states when stored) and return the epoch to start from."""
-    print(f'Loading checkpoint from "{fpath}"')
+    """Restore model/optimizer/scheduler (and RNG states when stored) and return the epoch to start from.
+
+    ``on_loaded(checkpoint)``, when given, is called with the checkpoint dict after a successful restore, so a
+    caller can take further entries (e.g. the engine's ``amp`` scaler state) without reading the file again.
+
+    Everything is checked first (:func:`validate_checkpoint`, the state dict against ``model``, the optimizer's
+    parameter groups, the RNG states): on any problem a ``ValueError`` names it and nothing is restored. With
+    ``config`` (this run's config as a dict) the checkpoint's stored config is compared
+    (:func:`compare_resume_config`): differences raise a ``ValueError`` listing them unless
+    ``allow_config_change`` (config key ``model.resume_allow_config_change``), which only warns.
+    """
+    logger.info(f'Loading checkpoint from "{fpath}"')
     checkpoint = load_checkpoint(fpath)
+    validate_checkpoint(checkpoint, fpath)
     target = model.module if hasattr(model, "module") else model
-    target.load_state_dict(_strip_module_prefix(checkpoint["state_dict"]))
-    print("Loaded model weights")
+    state_dict = _check_fits(checkpoint, fpath, target, optimizer)
+    if config is not None:
+        diffs = compare_resume_config(checkpoint.get("config"), config)
+        if diffs:
+            listing = "\n  ".join(diffs)
+            if not allow_config_change:
+                raise ValueError(
+                    f"Checkpoint '{fpath}' was trained with another recipe than this run:\n  {listing}\n"
+                    "Resume with the checkpoint's settings, or set `model.resume_allow_config_change True` to "
+                    "continue anyway (the optimizer and scheduler states are restored as saved)."
+                )
+            warnings.warn(
+                f"Resuming '{fpath}' with another recipe (model.resume_allow_config_change is set):\n  {listing}",
+                stacklevel=2,
+            )
+    target.load_state_dict(state_dict)
+    logger.info("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer") is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
-        print("Loaded optimizer")
+        logger.info("Loaded optimizer")
     if scheduler is not None and checkpoint.get("scheduler") is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
-        print("Loaded scheduler")
+        logger.info("Loaded scheduler")
     if restore_rng and checkpoint.get("rng_state") is not None:
         set_rng_state(checkpoint["rng_state"])
     start_epoch = int(checkpoint["epoch"])
-    print(f"Last epoch = {start_epoch}")
-    if "rank1" in checkpoint:
-        print(f"Last rank1 = {float(checkpoint['rank1']):.1%}")
+    logger.info(f"Last epoch = {start_epoch}")
+    if checkpoint.get("rank1") is not None:
+        logger.info(f"Last rank1 = {float(checkpoint['rank1']):.1%}")
+    if on_loaded is not None:
+        on_loaded(checkpoint)
     return start_epoch
 
 
@@ -203,8 +257,14 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
     Accepts a checkpoint (``{'state_dict': ...}``) or a raw state dict, with or without ``module.`` prefixes.
     Returns ``{'loaded': [...], 'skipped': [...], 'missing': [...]}``: ``skipped`` are keys of the file that
     did not fit (unknown name or other shape, e.g. a classifier trained on another dataset), ``missing`` are
-    model keys the file did not provide.
+    model keys the file did not provide. ``weight_path`` may also be a zoo name (``'osnet_x0_25_msmt17'``, see
+    :mod:`torchreid.models.zoo`).
     """
+    if not os.path.isfile(os.fspath(weight_path)):
+        from ..models.zoo import is_zoo_name, resolve_weights
+
+        if is_zoo_name(os.fspath(weight_path)):
+            weight_path = resolve_weights(weight_path)
     try:
         checkpoint = load_checkpoint(weight_path)
     except (FileNotFoundError, RuntimeError):
@@ -247,7 +307,7 @@ def load_pretrained_weights(model: nn.Module, weight_path: str | os.PathLike) ->
         )
     model_dict.update(matched)
     target.load_state_dict(model_dict)
-    print(f'Successfully loaded pretrained weights from "{weight_path}"')
+    logger.info(f'Successfully loaded pretrained weights from "{weight_path}"')
     if skipped:
         reasons = []
         for k in skipped:

@@ -44,6 +44,7 @@ __all__ = [
     "init_distributed",
     "is_distributed",
     "is_main_process",
+    "resolve_device",
     "seed_per_rank",
     "shard_range",
     "unwrap_model",
@@ -95,7 +96,7 @@ def init_distributed(backend: str = "auto", use_gpu: bool = True, timeout_s: flo
     rank = _env_int("RANK", 0)
     world_size = _env_int("WORLD_SIZE", 1)
     local_rank = _env_int("LOCAL_RANK", 0)
-    cuda = use_gpu and torch.cuda.is_available()
+    cuda = resolve_device(use_gpu).type == "cuda"
 
     if cuda:
         n_dev = torch.cuda.device_count()
@@ -150,6 +151,12 @@ def get_local_rank() -> int:
 def is_main_process() -> bool:
     """True on rank 0 (and always in a single-process run): the only process that writes files."""
     return get_rank() == 0
+
+
+def resolve_device(use_gpu: bool = True) -> torch.device:
+    """Where the model runs, decided in one place: CUDA when asked for and available (the current device, which
+    :func:`init_distributed` bound to ``LOCAL_RANK``), else the CPU."""
+    return torch.device("cuda") if use_gpu and torch.cuda.is_available() else torch.device("cpu")
 
 
 def barrier() -> None:

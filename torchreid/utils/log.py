@@ -23,7 +23,7 @@ class _CurrentStdoutHandler(logging.StreamHandler):
         super().__init__(sys.stdout)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201 - the base class's attribute
+    def stream(self):
         return sys.stdout
 
     @stream.setter

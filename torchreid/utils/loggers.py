@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from typing import Any, TextIO
 
-__all__ = ["Logger", "RankLogger"]
+from .tools import mkdir_if_missing
+
+__all__ = ["Logger", "RankLogger", "mkdir_if_missing"]
+
+logger = logging.getLogger(__name__)
 
 
 class Logger:
@@ -82,9 +87,9 @@ class RankLogger:
         self.logger[name]["rank1"].append(rank1)
 
     def show_summary(self) -> None:
-        print("=> Show performance summary")
+        logger.info("=> Show performance summary")
         for name in self.targets:
             from_where = "source" if name in self.sources else "target"
-            print(f"{name} ({from_where})")
+            logger.info(f"{name} ({from_where})")
             for epoch, rank1 in zip(self.logger[name]["epoch"], self.logger[name]["rank1"]):
-                print(f"- epoch {epoch}\t rank1 {rank1:.1%}")
+                logger.info(f"- epoch {epoch}\t rank1 {rank1:.1%}")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import random
+import re
+import stat as _stat
 import sys
 import tempfile
 import urllib.error
@@ -22,7 +26,10 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "ChecksumMismatchError",
     "atomic_output",
     "check_isfile",
     "collect_env_info",
@@ -31,7 +38,10 @@ __all__ = [
     "mkdir_if_missing",
     "read_image",
     "read_json",
+    "remove_stale_temp_files",
     "set_random_seed",
+    "sha256sum",
+    "verify_sha256",
     "write_json",
 ]
 
@@ -68,7 +78,10 @@ def read_json(fpath: str) -> Any:
 def atomic_output(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``dest`` to write; when the block succeeds it replaces ``dest`` (with the
     usual umask permissions, not ``mkstemp``'s 0600), when it raises it is removed. So ``dest`` is always either
-    absent, the previous file or the complete new one, never a partial file."""
+    absent, the previous file or the complete new one, never a partial file.
+
+    The temporary file is named ``.<dest name>.<8 random characters><suffix>`` (see :func:`temp_file_pattern`); one
+    left behind by a killed process is removed by :func:`remove_stale_temp_files`."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
@@ -82,6 +95,33 @@ def atomic_output(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temp_file_pattern(dest_name_regex: str, suffix: str = ".tmp") -> re.Pattern[str]:
+    """The names :func:`atomic_output` gives its temporary files for destinations matching ``dest_name_regex``
+    (``tempfile.mkstemp``: 8 characters of ``[a-z0-9_]`` between the prefix and the suffix)."""
+    return re.compile(rf"^\.(?:{dest_name_regex})\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+
+
+def remove_stale_temp_files(
+    folder: str | os.PathLike, pattern: re.Pattern[str], older_than: float
+) -> list[Path]:
+    """Remove the leftover temporary files of :func:`atomic_output` (a process killed while writing) in
+    ``folder``: only regular files whose name matches ``pattern`` and that were last modified before
+    ``older_than`` (a ``time.time()``). Returns the removed paths; errors are ignored (best effort)."""
+    removed: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not pattern.match(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if not _stat.S_ISREG(st.st_mode) or st.st_mtime >= older_than:
+                    continue
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+                logger.info(f"Removed the leftover temporary file {entry.path} of an interrupted save")
+    return removed
 
 
 def _umask() -> int:
@@ -114,7 +154,7 @@ def set_random_seed(seed: int) -> None:
 
 
 def fetch_url(url: str, path: str | os.PathLike, quiet: bool = False, timeout: float = 60.0) -> None:
-    """Write what ``url`` (http(s), ftp, file) serves to ``path`` with urllib, showing progress unless ``quiet``.
+    """Write what ``url`` (http(s), ftp, file) serves to ``path`` with urllib, logging progress unless ``quiet``.
 
     Raises ``OSError`` when the transfer is cut short. Callers write to a temporary path (:func:`atomic_output`).
     """
@@ -122,31 +162,71 @@ def fetch_url(url: str, path: str | os.PathLike, quiet: bool = False, timeout: f
     with urllib.request.urlopen(request, timeout=timeout) as response, open(path, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) if getattr(response, "headers", None) else 0
         done = 0
+        next_report = 0.1
         while chunk := response.read(1 << 20):
             out.write(chunk)
             done += len(chunk)
-            if not quiet and total:
-                sys.stdout.write(f"\r  {done / total:6.1%} of {total / 1e6:.1f} MB")
-                sys.stdout.flush()
-        if not quiet and total:
-            sys.stdout.write("\n")
+            if not quiet and total and done / total >= next_report:
+                logger.info(f"  {done / total:6.1%} of {total / 1e6:.1f} MB")
+                next_report = (int(done / total * 10) + 1) / 10
     if total and done != total:
         raise OSError(f"download of {url} was cut short: received {done} of {total} bytes")
 
 
-def download_url(url: str, dst: str, timeout: float = 60.0) -> str:
-    """Download ``url`` to ``dst`` with urllib.
+class ChecksumMismatchError(RuntimeError):
+    """A downloaded file does not have its known sha256; it was kept aside and not used."""
+
+
+def sha256sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file (read in chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_sha256(
+    path: str | os.PathLike, expected: str | None, *, source: str, dest: str | os.PathLike
+) -> str:
+    """Check the freshly downloaded ``path`` (destined for ``dest``, fetched from ``source``); return its sha256.
+
+    With ``expected`` a mismatch moves ``path`` aside to ``<dest>.rejected-<first 12 hex digits>`` (kept for
+    inspection, never used) and raises :class:`ChecksumMismatchError` naming both digests. Without it the digest
+    is logged so that a user can pin it.
+    """
+    got = sha256sum(path)
+    if expected is None:
+        logger.info(f"sha256 of {Path(dest).name}: {got} (no known checksum; pass sha256='{got}' to pin it)")
+        return got
+    if got != expected.lower():
+        aside = Path(f"{dest}.rejected-{got[:12]}")
+        os.replace(path, aside)
+        raise ChecksumMismatchError(
+            f"Checksum mismatch for {source}: expected sha256 {expected.lower()}, got {got}. The download is "
+            f"corrupt or the file changed upstream; it was kept aside as {aside} and not used. Place a verified "
+            f"copy at {dest}."
+        )
+    return got
+
+
+def download_url(url: str, dst: str, sha256: str | None = None, timeout: float = 60.0) -> str:
+    """Download ``url`` to ``dst`` with urllib and return ``dst``.
 
     The data goes to a temporary file next to ``dst`` that is renamed into place only when the transfer is
-    complete; a failed download leaves nothing behind and raises a ``RuntimeError`` saying where to place the file
-    by hand.
+    complete and (with ``sha256``) its checksum matches; see :func:`verify_sha256` for a mismatch (an error
+    naming both digests, the file kept aside) and for files without a known checksum (the digest is logged). A
+    failed download leaves nothing behind and raises a ``RuntimeError`` saying where to place the file by hand.
     """
     dst = osp.abspath(osp.expanduser(dst))
-    print(f'* url="{url}"')
-    print(f'* destination="{dst}"')
+    logger.info(f'* url="{url}"')
+    logger.info(f'* destination="{dst}"')
     try:
         with atomic_output(dst, suffix=".part") as tmp:
             fetch_url(url, tmp, timeout=timeout)
+            verify_sha256(tmp, sha256, source=url, dest=dst)
+    except ChecksumMismatchError:
+        raise
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise RuntimeError(
             f"could not download {url} ({getattr(e, 'reason', e)}); download it by hand and place it at {dst}"
@@ -158,16 +238,23 @@ def read_image(path: str) -> Image.Image:
     """Read an image with PIL and return it in RGB mode.
 
     **Improve** over the original (which retried an unreadable file forever): a missing file raises
-    ``FileNotFoundError`` and an unreadable/corrupt file raises ``OSError``, both naming the path.
+    ``FileNotFoundError``, a corrupt/unreadable file ``OSError`` and an image over PIL's pixel limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``) ``PIL.Image.DecompressionBombError``, all naming the path.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not osp.exists(path):
         raise FileNotFoundError(f'image file not found: "{path}"')
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except Image.DecompressionBombError as e:
+        raise Image.DecompressionBombError(
+            f'image "{path}" is too large to decode safely ({e}); raise PIL.Image.MAX_IMAGE_PIXELS if you trust it'
+        ) from e
+    except (
+        Exception
+    ) as e:  # PIL raises many types on bad data (OSError, SyntaxError, ValueError, struct.error...)
         raise OSError(
             f'cannot read image "{path}" ({type(e).__name__}: {e}); the file is corrupt or not an image'
         ) from e

@@ -19,6 +19,7 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from .distributed import unwrap_model
 
 __all__ = [
     "count_num_param",
@@ -32,12 +33,6 @@ __all__ = [
     "set_bn_to_eval",
     "set_rng_state",
 ]
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    return (
-        model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
-    )
 
 
 def set_bn_to_eval(m: nn.Module) -> None:
@@ -58,7 +53,7 @@ def open_specified_layers(model: nn.Module, open_layers: str | Iterable[str]) ->
 
     Raises ``ValueError`` naming any layer the model does not have (and listing the ones it has).
     """
-    model = _unwrap(model)
+    model = unwrap_model(model)
     if isinstance(open_layers, str):
         open_layers = [open_layers]
     open_layers = list(open_layers)
@@ -82,9 +77,14 @@ def count_num_param(model: nn.Module, include_classifier: bool = False) -> int:
     As in the original, the ``classifier`` attribute (dropped at test time) is excluded unless
     ``include_classifier=True``; this is the size the model zoo quotes (osnet_x1_0: 2.2 M).
     """
-    model = _unwrap(model)
+    model = unwrap_model(model)
     num = sum(p.numel() for p in model.parameters())
     classifier = getattr(model, "classifier", None)
     if not include_classifier and isinstance(classifier, nn.Module):
         num -= sum(p.numel() for p in classifier.parameters())
     return num
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/utils/_legacy.py) ---
+from ._legacy import adjust_learning_rate  # noqa: E402, F401
+from .tools import mkdir_if_missing  # noqa: E402, F401

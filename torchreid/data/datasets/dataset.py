@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import inspect
+import logging
 import os
 import os.path as osp
 import shutil
@@ -36,6 +37,8 @@ import torch
 from ...utils.tools import read_image
 
 __all__ = ["Dataset", "ImageDataset", "VideoDataset"]
+
+logger = logging.getLogger(__name__)
 
 Record = tuple[Any, int, int, int]
 _MODES = ("train", "query", "gallery")
@@ -284,7 +287,7 @@ class Dataset(abc.ABC):
         from .download import DownloadError, download_and_extract  # lazy: networking code only when needed
 
         staging = osp.normpath(dataset_dir) + ".download"
-        print(f'Downloading {type(self).__name__} dataset to "{dataset_dir}"')
+        logger.info(f'Downloading {type(self).__name__} dataset to "{dataset_dir}"')
         try:
             download_and_extract(dataset_url, staging)
         except DownloadError as e:
@@ -297,7 +300,7 @@ class Dataset(abc.ABC):
             shutil.rmtree(staging, ignore_errors=True)
             return
         os.replace(staging, dataset_dir)
-        print(f'{type(self).__name__} dataset is ready in "{dataset_dir}"')
+        logger.info(f'{type(self).__name__} dataset is ready in "{dataset_dir}"')
 
     # ------------------------------------------------------------------------------------------------- summary
 
@@ -318,7 +321,7 @@ class Dataset(abc.ABC):
 
     def show_summary(self) -> None:
         """Print a ``subset | # ids | # images | # cameras`` table."""
-        print(self.summary_table())
+        logger.info(self.summary_table())
 
     def __repr__(self) -> str:
         return self.summary_table()
@@ -416,3 +419,7 @@ class VideoDataset(Dataset):
                 img = to_tensor(img)
             frames.append(img)
         return {"img": torch.stack(frames, dim=0), "pid": pid, "camid": camid, "dsetid": dsetid}
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ...utils.tools import download_url, mkdir_if_missing  # noqa: E402, F401

@@ -3,12 +3,25 @@
 Used by ``Dataset.download_dataset``. Everything here is defensive:
 
 - :func:`download_file` writes to a temporary file in the destination folder and renames it into place only once
-  the transfer (and the sha256 check, when a checksum is known) succeeded, so an interrupted or failed download
-  never leaves a partial file behind that a later run would mistake for the real thing.
-- :func:`extract_archive` checks every member of a zip / tar archive *before* extracting anything and rejects
-  absolute paths, ``..`` components and links that point outside the destination folder.
-- Failures raise :class:`DownloadError` (offline, HTTP error, checksum mismatch) or
-  :class:`ManualDownloadRequired` (no public URL: the message says what to place where).
+  the transfer and the sha256 check (when a checksum is known, from the caller or :data:`KNOWN_SHA256`) succeeded.
+  A file that does not match its checksum is kept aside (``<name>.rejected-<sha256 prefix>``) and never used; a
+  file without a known checksum gets its sha256 logged so that it can be pinned.
+- :func:`extract_archive` is safe by construction, the same on every Python version (it never uses
+  ``tarfile.extractall`` or its ``filter``): the archive type comes from the file name and must agree with the
+  content; every member is checked *before* anything is written (regular files and folders only: links of any
+  kind, devices and FIFOs are refused, as are absolute paths, ``..``, over-long paths and conflicting members;
+  limits on total size, member count and compression ratio); then each member's data is streamed into a fresh
+  staging folder through file descriptors opened with ``O_NOFOLLOW | O_EXCL`` relative to their (also
+  ``O_NOFOLLOW``) parent folder, with the limits enforced again on the bytes actually written; the staging folder
+  is moved into place only when everything succeeded. On any failure nothing of the archive is left behind.
+- Failures raise :class:`DownloadError` (offline, HTTP error, checksum mismatch), :class:`UnsafeArchiveError`
+  (a hostile or unexpected archive; :class:`ArchiveLimitError` for the limits) or :class:`ManualDownloadRequired`.
+
+Limits (defaults let every public re-ID dataset through and stop decompression bombs); override them with keyword
+arguments of :func:`extract_archive` / :func:`download_and_extract` or the environment variables
+``TORCHREID_MAX_EXTRACT_BYTES`` (total uncompressed bytes, default 64 GiB), ``TORCHREID_MAX_EXTRACT_MEMBERS``
+(default 5,000,000) and ``TORCHREID_MAX_COMPRESSION_RATIO`` (uncompressed / archive size, default 100; checked
+once the output exceeds 64 MiB). ``0`` disables a limit.
 
 Google Drive files (``https://drive.google.com/...`` URLs, ``gdrive://<id>`` or a bare file id) go through
 ``gdown``; everything else through :mod:`urllib`.
@@ -16,23 +29,35 @@ Google Drive files (``https://drive.google.com/...`` URLs, ``gdrive://<id>`` or 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-import os
+import logging
 import os.path as osp
 import re
-import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 
-from ...utils.tools import atomic_output, fetch_url
+from ...utils.tools import ChecksumMismatchError, atomic_output, fetch_url, sha256sum, verify_sha256
+from .archive import _copy_stream, _Member, _sniff, archive_type, extract_archive  # noqa: F401 - re-exported
+from .archive_limits import (  # noqa: F401 - re-exported from their former home
+    ENV_MAX_BYTES,
+    ENV_MAX_MEMBERS,
+    ENV_MAX_RATIO,
+    ArchiveLimitError,
+    ExtractLimits,
+    UnsafeArchiveError,
+)
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
+    "KNOWN_SHA256",
+    "ArchiveLimitError",
     "DownloadError",
+    "ExtractLimits",
     "ManualDownloadRequired",
     "UnsafeArchiveError",
+    "archive_type",
     "download_and_extract",
     "download_file",
     "extract_archive",
@@ -44,6 +69,11 @@ __all__ = [
 _CHUNK = 1 << 20
 _GDRIVE_ID = re.compile(r"^[A-Za-z0-9_-]{20,}$")
 
+#: sha256 of dataset archives whose digest is known, by URL (used when the caller passes none). None of the
+#: automatically downloaded datasets has a published digest; a download logs the digest it got so a user can pin
+#: it here or pass ``sha256=`` to :func:`download_and_extract`.
+KNOWN_SHA256: dict[str, str] = {}
+
 
 class DownloadError(RuntimeError):
     """A download failed (no network, HTTP error, checksum mismatch); no partial file is left behind."""
@@ -51,18 +81,6 @@ class DownloadError(RuntimeError):
 
 class ManualDownloadRequired(FileNotFoundError):
     """The data cannot be downloaded automatically; the message says what to obtain and where to put it."""
-
-
-class UnsafeArchiveError(ValueError):
-    """An archive member would be written outside the destination folder (absolute path, ``..``, bad link)."""
-
-
-def sha256sum(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def is_google_drive(url: str) -> bool:
@@ -108,17 +126,22 @@ def download_file(
     """Download ``url`` to ``dest`` atomically and return ``dest``.
 
     The data goes to a temporary file next to ``dest`` that is renamed into place only after the transfer and
-    (when ``sha256`` is given) the checksum check succeed; on any failure the temporary file is removed and a
-    :class:`DownloadError` says what went wrong and what to do when offline. An existing ``dest`` whose checksum
-    matches (or any existing ``dest`` when no checksum is known) is reused without touching the network.
+    the checksum check succeed (``sha256`` or, when None, :data:`KNOWN_SHA256`). A mismatch raises
+    :class:`DownloadError` naming both digests; the file is kept aside as ``<dest>.rejected-<sha256 prefix>``
+    and not used. Without a known checksum the digest of the downloaded file is logged so it can be pinned. Any
+    other failure removes the temporary file and the error says what to do when offline. An existing ``dest``
+    whose checksum matches (or any existing ``dest`` when no checksum is known) is reused without the network.
     """
     dest = osp.abspath(osp.expanduser(dest))
-    if osp.isfile(dest) and (sha256 is None or sha256sum(dest) == sha256.lower()):
-        return dest
+    sha256 = sha256 or KNOWN_SHA256.get(url)
+    if osp.isfile(dest):
+        if sha256 is None or sha256sum(dest) == sha256.lower():
+            return dest
+        logger.warning(f"{dest} does not match its sha256 {sha256.lower()}; downloading it again")
     try:
         with atomic_output(dest, suffix=".part") as tmp:
             if not quiet:
-                print(f"Downloading {url} to {dest}")
+                logger.info(f"Downloading {url} to {dest}")
             if is_google_drive(url):
                 _fetch_gdrive(url, str(tmp), quiet)
             else:
@@ -127,15 +150,13 @@ def download_file(
                     raise DownloadError(
                         f"Unsupported URL scheme {scheme!r} in {url!r} (expected http(s), ftp or file)"
                     )
+                if scheme in ("http", "ftp") and not quiet:
+                    logger.info("  (the host offers no https: the file is checked by its sha256 when known)")
                 fetch_url(url, tmp, quiet, timeout)
-            if sha256 is not None:
-                got = sha256sum(str(tmp))
-                if got != sha256.lower():
-                    raise DownloadError(
-                        f"Checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {got}. The download "
-                        f"is corrupt or the file changed upstream; it was not kept. Place a verified copy at {dest}."
-                    )
+            verify_sha256(tmp, sha256, source=url, dest=dest)
         return dest
+    except ChecksumMismatchError as e:
+        raise DownloadError(str(e)) from e
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
@@ -143,86 +164,7 @@ def download_file(
         raise DownloadError(_offline_hint(url, dest, reason)) from e
 
 
-# ----------------------------------------------------------------------------------------------------- extraction
-
-
-def _check_member_name(name: str, dest: str) -> str:
-    """Return the absolute target of archive member ``name`` inside ``dest`` or raise UnsafeArchiveError."""
-    if not name or "\x00" in name:
-        raise UnsafeArchiveError(f"archive member with an invalid name: {name!r}")
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise UnsafeArchiveError(f"archive member has an absolute path: {name!r}")
-    if ".." in norm.split("/"):
-        raise UnsafeArchiveError(f"archive member escapes the destination with '..': {name!r}")
-    target = osp.realpath(osp.join(dest, norm))
-    root = osp.realpath(dest)
-    if target != root and not target.startswith(root + os.sep):
-        raise UnsafeArchiveError(f"archive member would be written outside {dest}: {name!r}")
-    return target
-
-
-def _check_link(member_name: str, link: str, dest: str, hard: bool) -> None:
-    if not link or osp.isabs(link) or re.match(r"^[A-Za-z]:", link) or link.startswith("\\"):
-        raise UnsafeArchiveError(f"archive link {member_name!r} points to an absolute path {link!r}")
-    # symlinks resolve relative to the member's folder, hard links relative to the archive root
-    base = dest if hard else osp.dirname(osp.join(dest, member_name.replace("\\", "/")))
-    target = osp.normpath(osp.join(base, link.replace("\\", "/")))
-    root = osp.normpath(osp.abspath(dest))
-    if target != root and not target.startswith(root + os.sep):
-        raise UnsafeArchiveError(f"archive link {member_name!r} points outside the destination: {link!r}")
-
-
-def _safe_zip_members(zf: zipfile.ZipFile, dest: str) -> list[zipfile.ZipInfo]:
-    members = zf.infolist()
-    for info in members:
-        _check_member_name(info.filename, dest)
-        mode = (info.external_attr >> 16) & 0o170000
-        if mode == 0o120000:  # a symlink entry: its target is the file's content
-            _check_link(info.filename, zf.read(info).decode("utf-8", "replace"), dest, hard=False)
-    return members
-
-
-def _safe_tar_members(tf: tarfile.TarFile, dest: str) -> list[tarfile.TarInfo]:
-    members = tf.getmembers()
-    for m in members:
-        _check_member_name(m.name, dest)
-        if m.issym():
-            _check_link(m.name, m.linkname, dest, hard=False)
-        elif m.islnk():
-            _check_link(m.name, m.linkname, dest, hard=True)
-        elif not (m.isfile() or m.isdir()):
-            raise UnsafeArchiveError(f"archive member {m.name!r} is a device, FIFO or other special file")
-    return members
-
-
-def extract_archive(path: str, dest: str) -> list[str]:
-    """Extract a zip or tar (plain, .gz, .bz2, .xz) archive into ``dest`` and return the member names.
-
-    The archive type is detected from its content. All members are validated before anything is written: an
-    absolute path, a ``..`` component or a link pointing outside ``dest`` raises :class:`UnsafeArchiveError`
-    and nothing is extracted.
-    """
-    path = osp.abspath(osp.expanduser(path))
-    dest = osp.abspath(osp.expanduser(dest))
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"archive not found: {path}")
-    os.makedirs(dest, exist_ok=True)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            members = _safe_zip_members(zf, dest)
-            for info in members:
-                zf.extract(info, dest)
-            return [m.filename for m in members]
-    if tarfile.is_tarfile(path):
-        with tarfile.open(path) as tf:
-            members = _safe_tar_members(tf, dest)
-            if hasattr(tarfile, "data_filter"):  # a second line of defence (Python >= 3.11.4)
-                tf.extractall(dest, members=members, filter="data")
-            else:  # pragma: no cover - older Pythons; members were validated above
-                tf.extractall(dest, members=members)
-            return [m.name for m in members]
-    raise ValueError(f"{path} is neither a zip nor a tar archive; extract it by hand into {dest}")
+# ----------------------------------------------------------------------------------------------------- limits
 
 
 # ---------------------------------------------------------------------------------------------------- datasets
@@ -241,12 +183,21 @@ def manual_download_message(
 
 
 def download_and_extract(
-    url: str, dataset_dir: str, sha256: str | None = None, filename: str | None = None, quiet: bool = False
+    url: str,
+    dataset_dir: str,
+    sha256: str | None = None,
+    filename: str | None = None,
+    quiet: bool = False,
+    *,
+    max_bytes: float | None = None,
+    max_members: float | None = None,
+    max_ratio: float | None = None,
 ) -> str:
-    """Download ``url`` into ``dataset_dir`` and extract it there when it is an archive; return the file path.
+    """Download ``url`` into ``dataset_dir`` and extract it there when its name says it is an archive; return the
+    file path.
 
-    The archive is kept (delete it by hand to save space). Extraction goes through :func:`extract_archive`; a
-    file that is not an archive is left as downloaded.
+    The archive is kept (delete it by hand to save space). Extraction goes through :func:`extract_archive` (same
+    limits); a file whose name is not an archive's is left as downloaded.
     """
     dataset_dir = osp.abspath(osp.expanduser(dataset_dir))
     if filename is None:
@@ -255,15 +206,20 @@ def download_and_extract(
         else:
             filename = osp.basename(urllib.parse.urlparse(url).path) or "download"
     fpath = download_file(url, osp.join(dataset_dir, filename), sha256=sha256, quiet=quiet)
-    if zipfile.is_zipfile(fpath) or tarfile.is_tarfile(fpath):
-        if not quiet:
-            print(f"Extracting {fpath}")
-        try:
-            extract_archive(fpath, dataset_dir)
-        except UnsafeArchiveError:
-            raise
-        except (OSError, zipfile.BadZipFile, tarfile.TarError) as e:
-            raise DownloadError(
-                f"Could not extract {fpath} ({e}); delete it and run again, or extract it by hand into {dataset_dir}"
-            ) from e
+    if archive_type(fpath) is None:
+        if _sniff(fpath) != "unknown":
+            logger.warning(
+                f"{fpath} looks like an archive but its name does not say so; it was not extracted"
+            )
+        return fpath
+    if not quiet:
+        logger.info(f"Extracting {fpath}")
+    try:
+        extract_archive(fpath, dataset_dir, max_bytes=max_bytes, max_members=max_members, max_ratio=max_ratio)
+    except UnsafeArchiveError as e:
+        raise type(e)(f"{e}\nThe archive was not extracted; it is kept at {fpath} (delete it).") from e
+    except OSError as e:
+        raise DownloadError(
+            f"Could not extract {fpath} ({e}); delete it and run again, or extract it by hand into {dataset_dir}"
+        ) from e
     return fpath

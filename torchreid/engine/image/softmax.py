@@ -7,9 +7,12 @@ from typing import Any
 import torch
 
 from ...losses import CrossEntropyLoss
+from .._legacy import module_getattr
+from ..builder import ENGINES
 from ..engine import Engine
 
 __all__ = ["ImageSoftmaxEngine"]
+__getattr__ = module_getattr(__name__)  # names the original module re-exported (metrics, ...)
 
 
 def _top1_accuracy(outputs: Any, targets: torch.Tensor) -> float:
@@ -33,6 +36,7 @@ def _setup_model_and_ce(
     )
 
 
+@ENGINES.register("image/softmax")
 class ImageSoftmaxEngine(Engine):
     r"""Softmax-engine for image-reid.
 

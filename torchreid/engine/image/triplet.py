@@ -7,12 +7,16 @@ from typing import Any
 import torch
 
 from ...losses import TripletLoss
+from .._legacy import module_getattr
+from ..builder import ENGINES
 from ..engine import Engine
 from .softmax import _setup_model_and_ce, _top1_accuracy
 
 __all__ = ["ImageTripletEngine"]
+__getattr__ = module_getattr(__name__)  # names the original module re-exported (metrics, ...)
 
 
+@ENGINES.register("image/triplet")
 class ImageTripletEngine(Engine):
     r"""Triplet-loss engine for image-reid: ``loss = weight_t * triplet + weight_x * cross-entropy``.
 

@@ -91,7 +91,7 @@ class VideoEngineMixin:
 
     def visualize_ranked_results(self, distmat: Any, dataset_name: str, save_dir: str, topk: int) -> None:
         """Write one strip image per query tracklet: its frames, then the frames of its top-``topk`` matches."""
-        from .visrank import visualize_ranked_tracklets
+        from ...evaluation.visrank_video import visualize_ranked_tracklets
 
         dm = self.datamanager  # type: ignore[attr-defined]
         visualize_ranked_tracklets(

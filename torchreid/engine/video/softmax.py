@@ -6,12 +6,14 @@ from typing import Any
 
 import torch
 
+from ..builder import ENGINES
 from ..image.softmax import ImageSoftmaxEngine
 from .common import DEFAULT_EVAL_CHUNK_SIZE, VideoEngineMixin
 
 __all__ = ["VideoSoftmaxEngine"]
 
 
+@ENGINES.register("video/softmax")
 class VideoSoftmaxEngine(VideoEngineMixin, ImageSoftmaxEngine):
     r"""Softmax-engine for video-reid.
 

@@ -6,12 +6,14 @@ from typing import Any
 
 import torch
 
+from ..builder import ENGINES
 from ..image.triplet import ImageTripletEngine
 from .common import DEFAULT_EVAL_CHUNK_SIZE, VideoEngineMixin
 
 __all__ = ["VideoTripletEngine"]
 
 
+@ENGINES.register("video/triplet")
 class VideoTripletEngine(VideoEngineMixin, ImageTripletEngine):
     r"""Triplet-loss engine for video-reid: ``loss = weight_t * triplet + weight_x * cross-entropy`` on frames.
 

@@ -170,3 +170,24 @@ def legacy_choices(const int64_t[::1] sizes, const uint32_t[::1] raw, Py_ssize_t
                     out[k] = <int64_t> v
                     break
     return n_sizes, p
+
+
+# --- LEGACY: the original Torchreid v1.4.0's entry points of this extension ---------------------------------------
+# Same arguments and results as the original's; they run the kernels above through the public
+# torchreid.metrics.rank.evaluate_rank (Cython back-end), so there is one implementation of the protocol.
+def evaluate_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, use_metric_cuhk03=False):
+    """Return ``(cmc, mAP)``: the CUHK03 single-gallery-shot or the Market-1501 protocol."""
+    from torchreid.metrics.rank import evaluate_rank
+
+    return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max_rank,
+                         use_metric_cuhk03=use_metric_cuhk03, use_cython=True)
+
+
+def eval_cuhk03_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
+    """CUHK03 single-gallery-shot protocol: ``(cmc, mAP)``."""
+    return evaluate_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, True)
+
+
+def eval_market1501_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
+    """Market-1501 protocol: ``(cmc, mAP)``."""
+    return evaluate_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, False)

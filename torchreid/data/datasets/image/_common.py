@@ -9,6 +9,7 @@ and rebased onto the current dataset folder when their absolute paths no longer 
 from __future__ import annotations
 
 import json
+import logging
 import operator
 import os
 import os.path as osp
@@ -23,14 +24,18 @@ __all__ = [
     "cached_splits",
     "from_json_records",
     "list_images",
+    "load_cached_split",
     "loadmat_checked",
     "market_style_dir",
     "pick_split",
     "read_json",
     "require_files",
+    "split_entry",
     "to_json_records",
     "write_json",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Seed of the random train/test splits (VIPeR, CUHK01, iLIDS, PRID). Fixed, so a lost cache regenerates identically.
 SPLIT_SEED = 0
@@ -105,7 +110,7 @@ def cached_splits(path: str, make: Callable[[], list[dict]], verbose: bool = Tru
         return splits
     splits = make()
     if write_json(splits, path) and verbose:
-        print(f"Created {len(splits)} split(s); saved to {path}")
+        logger.info(f"Created {len(splits)} split(s); saved to {path}")
     return splits
 
 
@@ -121,6 +126,36 @@ def pick_split(splits: Sequence[Any], split_id: int, name: str) -> Any:
             f"split_id={split_id!r} is out of range for {name}: valid split ids are 0..{n - 1} ({n} splits)"
         )
     return splits[index]
+
+
+def split_entry(
+    base: str, train: list, query: list, gallery: list, num_train_pids: int, num_test_pids: int | None = None
+) -> dict:
+    """One split as stored in ``splits.json`` (paths relative to ``base``); the query / gallery identity counts
+    are ``num_test_pids`` when given, else counted from the records."""
+    return {
+        "train": to_json_records(train, base),
+        "query": to_json_records(query, base),
+        "gallery": to_json_records(gallery, base),
+        "num_train_pids": num_train_pids,
+        "num_query_pids": num_test_pids if num_test_pids is not None else len({r[1] for r in query}),
+        "num_gallery_pids": num_test_pids if num_test_pids is not None else len({r[1] for r in gallery}),
+    }
+
+
+def load_cached_split(
+    dataset: Any, name: str, split_id: int, verbose: bool = True
+) -> tuple[list, list, list]:
+    """``(train, query, gallery)`` of split ``split_id`` of a random-split dataset: read from the cache at
+    ``dataset.split_path`` (created with ``dataset._make_splits()`` when absent), records rebased on
+    ``dataset.dataset_dir``; every image must exist."""
+    split_path = dataset.split_path
+    split = pick_split(cached_splits(split_path, dataset._make_splits, verbose=verbose), split_id, name)
+    train, query, gallery = (
+        from_json_records(split[k], dataset.dataset_dir) for k in ("train", "query", "gallery")
+    )
+    require_files((r[0] for r in train + query + gallery), f"{name} split {split_id} ({split_path})")
+    return train, query, gallery
 
 
 def require_files(paths: Iterable[str], what: str, hint: str = "", limit: int = 5) -> None:
@@ -143,7 +178,9 @@ def list_images(folder: str, exts: tuple[str, ...] = IMG_EXTS) -> list[str]:
 
 def loadmat_checked(path: str, **kwargs: Any) -> dict:
     """``scipy.io.loadmat`` with an error that names the file when it cannot be read."""
-    from scipy.io import loadmat
+    from ....utils.optional import require
+
+    loadmat = require("scipy.io", f"Reading {path}").loadmat
 
     try:
         return loadmat(path, **kwargs)
@@ -160,20 +197,31 @@ _MARKET_RE = re.compile(r"^([-\d]+)_c(\d+)")
 
 
 def market_style_dir(
-    folder: str, relabel: bool, max_cam: int, skip_pids: tuple[int, ...] = (-1,)
+    folder: str,
+    relabel: bool,
+    max_cam: int,
+    skip_pids: tuple[int, ...] = (-1,),
+    max_pid: int | None = None,
+    exts: tuple[str, ...] = (".jpg", ".jpeg", ".png"),
 ) -> list[tuple[str, int, int]]:
-    """Records of a Market-1501-style folder (``0002_c1s1_000451_03.jpg``: pid 2, camera 1 → camid 0).
+    """Records of a Market-1501-style folder (``0002_c1s1_000451_03.jpg``: pid 2, camera 1 → camid 0), sorted by
+    file name.
 
-    ``skip_pids`` are dropped (junk); train pids are relabelled to 0..N-1 when ``relabel``.
+    ``skip_pids`` are dropped (junk); other pids must lie in ``0..max_pid`` when it is given; train pids are
+    relabelled to 0..N-1 (increasing raw pid) when ``relabel``.
     """
     items = []
-    for path in list_images(folder, (".jpg", ".jpeg", ".png")):
+    for path in list_images(folder, exts):
         m = _MARKET_RE.match(osp.basename(path))
         if m is None:
-            raise ValueError(f"{path}: file name does not follow the '<pid>_c<camera>...' convention")
+            raise ValueError(
+                f"{path}: file name does not follow the '<pid>_c<camera>...' convention (e.g. 0002_c1s1_000451_03.jpg)"
+            )
         pid, cam = int(m.group(1)), int(m.group(2))
         if pid in skip_pids:
             continue
+        if max_pid is not None and not 0 <= pid <= max_pid:
+            raise ValueError(f"{path}: pid {pid} is outside 0..{max_pid} (or {skip_pids[0]} for junk)")
         if not 1 <= cam <= max_cam:
             raise ValueError(f"{path}: camera {cam} is outside 1..{max_cam}")
         items.append((path, pid, cam - 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os.path as osp
 
 import numpy as np
@@ -11,15 +12,14 @@ from ..dataset import ImageDataset
 from ..download import extract_archive
 from ._common import (
     SPLIT_SEED,
-    cached_splits,
-    from_json_records,
     list_images,
-    pick_split,
-    require_files,
-    to_json_records,
+    load_cached_split,
+    split_entry,
 )
 
 __all__ = ["CUHK01"]
+
+logger = logging.getLogger(__name__)
 
 
 @register_image_dataset("cuhk01")
@@ -53,16 +53,11 @@ class CUHK01(ImageDataset):
         self.campus_dir = osp.join(self.dataset_dir, "campus")
         self.split_path = osp.join(self.dataset_dir, "splits.json")
         if not osp.isdir(self.campus_dir) and osp.isfile(self.zip_path):
-            print(f"Extracting {self.zip_path}")
+            logger.info(f"Extracting {self.zip_path}")
             extract_archive(self.zip_path, self.dataset_dir)
         self.check_before_run([self.dataset_dir, self.campus_dir])
 
-        splits = cached_splits(self.split_path, self._make_splits, verbose=kwargs.get("verbose", True))
-        split = pick_split(splits, split_id, "cuhk01")
-        train, query, gallery = (
-            from_json_records(split[k], self.dataset_dir) for k in ("train", "query", "gallery")
-        )
-        require_files((r[0] for r in train + query + gallery), f"cuhk01 split {split_id} ({self.split_path})")
+        train, query, gallery = load_cached_split(self, "cuhk01", split_id, kwargs.get("verbose", True))
         super().__init__(train, query, gallery, **kwargs)
 
     def _make_splits(self) -> list[dict]:
@@ -94,13 +89,10 @@ class CUHK01(ImageDataset):
                     test_b.append((path, pid, camid))
             for query, gallery in ((test_a, test_b), (test_b, test_a)):
                 splits.append(
-                    {
-                        "train": to_json_records(train, self.dataset_dir),
-                        "query": to_json_records(query, self.dataset_dir),
-                        "gallery": to_json_records(gallery, self.dataset_dir),
-                        "num_train_pids": num_train,
-                        "num_query_pids": len(pids) - num_train,
-                        "num_gallery_pids": len(pids) - num_train,
-                    }
+                    split_entry(self.dataset_dir, train, query, gallery, num_train, len(pids) - num_train)
                 )
         return splits
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

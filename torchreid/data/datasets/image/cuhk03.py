@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     import h5py
 
 __all__ = ["CUHK03"]
+
+logger = logging.getLogger(__name__)
 
 
 @register_image_dataset("cuhk03")
@@ -98,7 +101,9 @@ class CUHK03(ImageDataset):
             osp.exists(p) for p in self.split_json.values()
         ):
             return None
-        import h5py
+        from ....utils.optional import require
+
+        h5py = require("h5py", "Preparing CUHK03 from its .mat file")
 
         try:
             mat = h5py.File(self.raw_mat_path, "r")
@@ -121,13 +126,13 @@ class CUHK03(ImageDataset):
                 ) from e
 
         if verbose:
-            print(f"Creating the {len(test_sets)} classic splits ...")
+            logger.info(f"Creating the {len(test_sets)} classic splits ...")
         computed = {}
         for t in ("detected", "labeled"):
             computed[("classic", t)] = [self._classic_split(meta[t], test) for test in test_sets]
         for t in ("detected", "labeled"):
             if verbose:
-                print(f"Creating the new (767/700) split for {t} images ...")
+                logger.info(f"Creating the new (767/700) split for {t} images ...")
             computed[("new", t)] = [self._new_split(self.split_new_mat[t], self.imgs_dir[t])]
         for key, splits in computed.items():
             _write_json(splits, self.split_json[key])
@@ -168,7 +173,7 @@ class CUHK03(ImageDataset):
                     )
                 meta.append((campid + 1, pid + 1, paths))
             if verbose:
-                print(f"- {image_type}: camera pair {campid + 1} done ({camp.shape[0]} identities)")
+                logger.info(f"- {image_type}: camera pair {campid + 1} done ({camp.shape[0]} identities)")
         return meta
 
     def _classic_split(self, meta: list, test_set: set[tuple[int, int]]) -> dict:
@@ -233,3 +238,7 @@ class CUHK03(ImageDataset):
             "num_gallery_pids": len({r[1] for r in gallery}),
             "num_gallery_imgs": len(gallery),
         }
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import mkdir_if_missing, write_json  # noqa: E402, F401

@@ -7,13 +7,10 @@ import os.path as osp
 from .. import register_image_dataset
 from ..dataset import ImageDataset
 from ._common import (
-    cached_splits,
-    from_json_records,
     list_images,
+    load_cached_split,
     loadmat_checked,
-    pick_split,
-    require_files,
-    to_json_records,
+    split_entry,
 )
 
 __all__ = ["GRID"]
@@ -36,7 +33,7 @@ class GRID(ImageDataset):
     """
 
     dataset_dir = "grid"
-    dataset_url = "http://personal.ie.cuhk.edu.hk/~ccloy/files/datasets/underground_reid.zip"
+    dataset_url = "https://personal.ie.cuhk.edu.hk/~ccloy/files/datasets/underground_reid.zip"
     _junk_pids = [0]
     layout = (
         "<root>/grid/underground_reid/\n"
@@ -56,12 +53,7 @@ class GRID(ImageDataset):
         self.split_path = osp.join(self.dataset_dir, "splits.json")
         self.check_before_run([self.dataset_dir, self.probe_path, self.gallery_path, self.split_mat_path])
 
-        splits = cached_splits(self.split_path, self._make_splits, verbose=kwargs.get("verbose", True))
-        split = pick_split(splits, split_id, "grid")
-        train, query, gallery = (
-            from_json_records(split[k], self.dataset_dir) for k in ("train", "query", "gallery")
-        )
-        require_files((r[0] for r in train + query + gallery), f"grid split {split_id} ({self.split_path})")
+        train, query, gallery = load_cached_split(self, "grid", split_id, kwargs.get("verbose", True))
         super().__init__(train, query, gallery, **kwargs)
 
     def _train_ids(self) -> list[list[int]]:
@@ -97,14 +89,9 @@ class GRID(ImageDataset):
                         train.append((path, label[pid], camid))
                     else:
                         dst.append((path, pid, camid))
-            splits.append(
-                {
-                    "train": to_json_records(train, self.dataset_dir),
-                    "query": to_json_records(query, self.dataset_dir),
-                    "gallery": to_json_records(gallery, self.dataset_dir),
-                    "num_train_pids": len(train_ids),
-                    "num_query_pids": len({pid for _, pid, _ in query}),
-                    "num_gallery_pids": len({pid for _, pid, _ in gallery}),
-                }
-            )
+            splits.append(split_entry(self.dataset_dir, train, query, gallery, len(train_ids)))
         return splits
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

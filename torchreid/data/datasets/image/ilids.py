@@ -28,7 +28,7 @@ class iLIDS(ImageDataset):
     """
 
     dataset_dir = "ilids"
-    dataset_url = "http://www.eecs.qmul.ac.uk/~jason/data/i-LIDS_Pedestrian.tgz"
+    dataset_url = "https://www.eecs.qmul.ac.uk/~jason/data/i-LIDS_Pedestrian.tgz"
     layout = "<root>/ilids/i-LIDS_Pedestrian/Persons/0001001.jpg ... (476 images, 119 identities)"
 
     def __init__(self, root: str = "", split_id: int = 0, **kwargs):
@@ -82,3 +82,7 @@ class iLIDS(ImageDataset):
                 gallery.append(g)
             splits.append({"train": train, "query": query, "gallery": gallery})
         return splits
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

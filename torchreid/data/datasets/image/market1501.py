@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import os.path as osp
-import re
 import warnings
 
 from .. import register_image_dataset
 from ..dataset import ImageDataset
+from ._common import market_style_dir
 
 __all__ = ["Market1501"]
-
-_NAME_RE = re.compile(r"^([-\d]+)_c(\d+)")
 
 
 @register_image_dataset("market1501")
@@ -86,27 +83,4 @@ class Market1501(ImageDataset):
 
         ``relabel`` maps the pids to 0..N-1 in increasing raw-pid order (the training set).
         """
-        names = sorted(
-            n for n in os.listdir(dir_path) if n.lower().endswith(".jpg") and not n.startswith(".")
-        )
-        data = []
-        for name in names:
-            path = osp.join(dir_path, name)
-            m = _NAME_RE.match(name)
-            if m is None:
-                raise ValueError(
-                    f'{path}: file name does not follow the Market-1501 convention "<pid>_c<camera>s<seq>_..."'
-                    " (e.g. 0002_c1s1_000451_03.jpg)"
-                )
-            pid, cam = int(m.group(1)), int(m.group(2))
-            if pid == -1:
-                continue  # junk images are ignored
-            if not 0 <= pid <= self.max_pid:
-                raise ValueError(f"{path}: pid {pid} is outside 0..{self.max_pid} (or -1 for junk)")
-            if not 1 <= cam <= self.max_cam:
-                raise ValueError(f"{path}: camera {cam} is outside 1..{self.max_cam}")
-            data.append((path, pid, cam - 1))
-        if relabel:
-            pid2label = {pid: label for label, pid in enumerate(sorted({pid for _, pid, _ in data}))}
-            data = [(path, pid2label[pid], camid) for path, pid, camid in data]
-        return data
+        return market_style_dir(dir_path, relabel, max_cam=self.max_cam, max_pid=self.max_pid, exts=(".jpg",))

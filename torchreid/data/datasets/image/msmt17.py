@@ -86,3 +86,9 @@ class MSMT17(ImageDataset):
                     ) from e
         require_files((p for p, _, _ in data), f"MSMT17 listed in {list_path}")
         return data
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+TRAIN_DIR_KEY = "train_dir"
+TEST_DIR_KEY = "test_dir"
+VERSION_DICT = {v: {TRAIN_DIR_KEY: tr, TEST_DIR_KEY: te} for v, (tr, te) in VERSIONS.items()}

@@ -81,3 +81,7 @@ class PRID(ImageDataset):
         gallery = [(self._img(self.cam_b_dir, pid), pid, 1) for pid in split["test"]]
         gallery += [(self._img(self.cam_b_dir, pid), pid, 1) for pid in range(NUM_SHARED + 1, NUM_CAM_B + 1)]
         return train, query, gallery
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

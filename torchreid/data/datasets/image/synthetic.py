@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -30,6 +31,8 @@ from .. import register_image_dataset
 from ..dataset import ImageDataset
 
 __all__ = ["Synthetic", "SyntheticSpec", "generate_synthetic", "render_person"]
+
+logger = logging.getLogger(__name__)
 
 _FORMAT_VERSION = 1
 _MANIFEST = "manifest.json"
@@ -325,7 +328,7 @@ def _ensure_generated(base_dir: str, spec: SyntheticSpec, verbose: bool) -> tupl
         except (OSError, ValueError):
             pass
     if verbose:
-        print(f"Generating the synthetic re-ID dataset in {data_dir} ...")
+        logger.info(f"Generating the synthetic re-ID dataset in {data_dir} ...")
     os.makedirs(base_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{spec.tag()}.", dir=base_dir)
     try:

@@ -10,12 +10,9 @@ from .. import register_image_dataset
 from ..dataset import ImageDataset
 from ._common import (
     SPLIT_SEED,
-    cached_splits,
-    from_json_records,
     list_images,
-    pick_split,
-    require_files,
-    to_json_records,
+    load_cached_split,
+    split_entry,
 )
 
 __all__ = ["VIPeR"]
@@ -38,7 +35,7 @@ class VIPeR(ImageDataset):
     """
 
     dataset_dir = "viper"
-    dataset_url = "http://users.soe.ucsc.edu/~manduchi/VIPeR.v1.0.zip"
+    dataset_url = "https://users.soe.ucsc.edu/~manduchi/VIPeR.v1.0.zip"
     layout = "<root>/viper/VIPeR/{cam_a,cam_b}/*.bmp   (e.g. cam_a/000_45.bmp; both folders hold 632 images)"
 
     def __init__(self, root: str = "", split_id: int = 0, **kwargs):
@@ -50,12 +47,7 @@ class VIPeR(ImageDataset):
         self.split_path = osp.join(self.dataset_dir, "splits.json")
         self.check_before_run([self.dataset_dir, self.cam_a_dir, self.cam_b_dir])
 
-        splits = cached_splits(self.split_path, self._make_splits, verbose=kwargs.get("verbose", True))
-        split = pick_split(splits, split_id, "viper")
-        train, query, gallery = (
-            from_json_records(split[k], self.dataset_dir) for k in ("train", "query", "gallery")
-        )
-        require_files((r[0] for r in train + query + gallery), f"viper split {split_id} ({self.split_path})")
+        train, query, gallery = load_cached_split(self, "viper", split_id, kwargs.get("verbose", True))
         super().__init__(train, query, gallery, **kwargs)
 
     def _make_splits(self) -> list[dict]:
@@ -80,13 +72,10 @@ class VIPeR(ImageDataset):
             test_b = [(cam_b[idx], pid, 1) for pid, idx in enumerate(test_idxs)]
             for query, gallery in ((test_a, test_b), (test_b, test_a)):
                 splits.append(
-                    {
-                        "train": to_json_records(train, self.dataset_dir),
-                        "query": to_json_records(query, self.dataset_dir),
-                        "gallery": to_json_records(gallery, self.dataset_dir),
-                        "num_train_pids": num_train,
-                        "num_query_pids": num_pids - num_train,
-                        "num_gallery_pids": num_pids - num_train,
-                    }
+                    split_entry(self.dataset_dir, train, query, gallery, num_train, num_pids - num_train)
                 )
         return splits
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

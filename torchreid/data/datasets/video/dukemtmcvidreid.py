@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 import re
@@ -12,6 +13,8 @@ from ..dataset import VideoDataset
 from ._common import read_json, tracklets_from_json, tracklets_to_json, write_json
 
 __all__ = ["DukeMTMCVidReID"]
+
+logger = logging.getLogger(__name__)
 
 _FRAME_NO = re.compile(r"F(\d+)")
 
@@ -77,7 +80,7 @@ class DukeMTMCVidReID(VideoDataset):
         return kept
 
     def _scan(self, dir_path: str, relabel: bool) -> list[tuple]:
-        print(f'=> Scanning "{dir_path}" for tracklets (done once, then cached)')
+        logger.info(f'=> Scanning "{dir_path}" for tracklets (done once, then cached)')
         pdirs = sorted(d for d in os.listdir(dir_path) if d.isdigit() and osp.isdir(osp.join(dir_path, d)))
         pid2label = {pid: label for label, pid in enumerate(sorted({int(d) for d in pdirs}))}
         tracklets = []

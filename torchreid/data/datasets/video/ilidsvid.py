@@ -29,7 +29,7 @@ class iLIDSVID(VideoDataset):
     """
 
     dataset_dir = "ilids-vid"
-    dataset_url = "http://www.eecs.qmul.ac.uk/~xiatian/iLIDS-VID/iLIDS-VID.tar"
+    dataset_url = "https://www.eecs.qmul.ac.uk/~xiatian/iLIDS-VID/iLIDS-VID.tar"
     layout = (
         "<root>/ilids-vid/\n"
         "  i-LIDS-VID/sequences/{cam1,cam2}/person<NNN>/*.png\n"
@@ -95,3 +95,7 @@ class iLIDSVID(VideoDataset):
                     frames = list_frames(osp.join(cam_path, dirname), exts=(".png",))
                     tracklets.append((tuple(frames), dirname2pid[dirname], camid))
         return tracklets
+
+
+# --- LEGACY: names of the original Torchreid v1.4.0 kept at this path ---
+from ....utils.tools import read_json, write_json  # noqa: E402, F401

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -27,6 +28,8 @@ from ..dataset import VideoDataset
 from ._common import read_json, tracklets_from_json, tracklets_to_json
 
 __all__ = ["SyntheticVideo", "generate_synthetic_video", "render_tracklet"]
+
+logger = logging.getLogger(__name__)
 
 _FORMAT_VERSION = 1
 
@@ -233,7 +236,7 @@ def _ensure_generated(base_dir: str, spec: SyntheticVideoSpec, verbose: bool) ->
     if manifest is not None:
         return data_dir, manifest
     if verbose:
-        print(f"=> Generating the synthetic video dataset in {data_dir} (one-off)")
+        logger.info(f"=> Generating the synthetic video dataset in {data_dir} (one-off)")
     os.makedirs(base_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{spec.tag()}.", dir=base_dir)
     try:
