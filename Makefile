@@ -7,8 +7,9 @@ PY     := $(VENV)/bin/python
 TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 IMAGE  ?= torchreid
 PYTEST_ARGS ?=
+BENCH_ARGS ?= --quick --seeds 1 2 3
 
-.PHONY: venv demo test lint format bench-eval bench-train bench-data bench-extract build-image run clean
+.PHONY: venv demo test lint format bench-eval bench-train bench-data bench-extract bench-search bench-accuracy build-image run clean
 
 # The stamp is rebuilt whenever the dependency lists or the build files change.
 $(VENV)/.installed: requirements.txt requirements-extras.txt requirements-dev.txt setup.py pyproject.toml torchreid/metrics/rank_cylib/rank_cy.pyx
@@ -45,6 +46,13 @@ bench-data: venv
 
 bench-extract: venv
 	$(PY) benchmarks/bench_extract.py
+
+bench-search: venv
+	$(PY) benchmarks/bench_search.py
+
+# accuracy vs the original on real Market-1501 (needs ../shared/data): BENCH_ARGS="--quick --seeds 1 2 3"
+bench-accuracy: venv
+	$(PY) benchmarks/bench_accuracy.py $(BENCH_ARGS)
 
 build-image:
 	docker build -t $(IMAGE) .

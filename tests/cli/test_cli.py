@@ -153,3 +153,14 @@ def test_configs_are_found_in_an_installed_wheel_layout(tmp_path, monkeypatch):
     found = configs.find_config("im_osnet_x1_0_softmax_256x128_amsgrad.yaml")
     assert found == package / "_data" / "configs" / "im_osnet_x1_0_softmax_256x128_amsgrad.yaml"
     assert configs.list_configs() == ["im_osnet_x1_0_softmax_256x128_amsgrad.yaml"]
+
+
+def test_add_command_parser_keeps_the_docstring_layout():
+    import argparse
+
+    from torchreid.cli import add_command_parser
+
+    sub = argparse.ArgumentParser(prog="t").add_subparsers()
+    p = add_command_parser(sub, "demo", "a demo", "Usage:\n    demo  A\n    demo  B")
+    assert p.prog.endswith("demo") and p.formatter_class is argparse.RawDescriptionHelpFormatter
+    assert "    demo  A\n    demo  B" in p.format_help()

@@ -64,3 +64,20 @@ def test_import_torchreid_is_lazy():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
+
+
+def test_lazy_exports_gives_all_getattr_and_dir_of_one_table():
+    from torchreid.utils.registry import lazy_exports
+
+    names, getattr_, dir_ = lazy_exports(
+        "torchreid.utils", {"Registry": "registry", "AverageMeter": "avgmeter"}
+    )
+    assert names == ["AverageMeter", "Registry"] and dir_() == names
+    from torchreid.utils.registry import Registry
+
+    assert getattr_("Registry") is Registry
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        getattr_("nope")
+    import torchreid.inference as inference
+
+    assert inference.__all__ == sorted(inference.__all__) and "OnnxFeatureExtractor" in dir(inference)

@@ -17,7 +17,7 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["SUBCOMMAND_MODULES", "build_parser", "main"]
+__all__ = ["SUBCOMMAND_MODULES", "add_command_parser", "build_parser", "main"]
 
 SUBCOMMAND_MODULES: list[str] = [
     "torchreid.cli.train",
@@ -27,6 +27,15 @@ SUBCOMMAND_MODULES: list[str] = [
     "torchreid.cli.parse_results",
     "torchreid.search.cli",
 ]
+
+
+def add_command_parser(
+    subparsers: argparse._SubParsersAction, name: str, help: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """Register sub-command ``name``; its ``--help`` shows ``doc`` (the module docstring) laid out as written."""
+    return subparsers.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

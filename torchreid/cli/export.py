@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_command_parser
+
 __all__ = ["add_subparser"]
 
 
@@ -16,11 +18,8 @@ def _run(args: argparse.Namespace) -> int:
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     from ..inference import export
 
-    p = subparsers.add_parser(
-        "export",
-        help="export a model to ONNX / OpenVINO with its metadata",
-        description=export.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command_parser(
+        subparsers, "export", "export a model to ONNX / OpenVINO with its metadata", export.__doc__
     )
     export.add_arguments(p)
     p.set_defaults(func=_run)

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import add_command_parser
+
 __all__ = ["IMAGE_SUFFIXES", "add_subparser", "collect_images", "save_features"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -107,12 +109,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "extract",
-        help="extract features of images into a .npz/.pt file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command_parser(subparsers, "extract", "extract features of images into a .npz/.pt file", __doc__)
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
     p.add_argument("-o", "--output", required=True, help="features file (.npz or .pt)")
     p.add_argument("-m", "--model-name", default=None, help="architecture (default: from the checkpoint)")

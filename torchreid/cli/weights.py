@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from . import add_command_parser
+
 __all__ = ["add_subparser"]
 
 
@@ -80,12 +82,7 @@ def _path(args: argparse.Namespace) -> int:
 
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "weights",
-        help="list, download and verify the re-ID model zoo",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command_parser(subparsers, "weights", "list, download and verify the re-ID model zoo", __doc__)
     sub = p.add_subparsers(dest="weights_command", metavar="{list,download,verify,path}")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     lp = sub.add_parser("list", help="zoo names with training data, input size, reported metrics")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..utils.registry import lazy_getattr
+from ..utils.registry import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "FeatureExtractor": "feature_extractor",
@@ -12,9 +12,4 @@ _EXPORTS: dict[str, str] = {
     "checkpoint_metadata": "metadata",
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -57,15 +57,9 @@ class ExportError(RuntimeError):
 
 
 def _require(package: str, what: str) -> Any:
-    import importlib
+    from .onnx_extractor import import_optional
 
-    try:
-        return importlib.import_module(package)
-    except ImportError as exc:
-        raise ExportError(
-            f"{what} needs the optional package '{package}': pip install {package}  "
-            "(or: pip install 'torchreid[export]')"
-        ) from exc
+    return import_optional(package, what, ExportError)
 
 
 def _load(weights: str | os.PathLike) -> tuple[Any, Path]:

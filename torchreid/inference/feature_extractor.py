@@ -118,6 +118,31 @@ def resolve_inference_settings(
     )
 
 
+def apply_inference_settings(
+    extractor: Any,
+    model_name: str,
+    settings: tuple[tuple[int, int], tuple[float, ...], tuple[float, ...], str],
+    pixel_norm: bool,
+    batch_size: int,
+    normalize: bool,
+) -> None:
+    """Set the preprocessing and output attributes every extractor back-end exposes under the same names.
+
+    ``settings`` is what :func:`resolve_inference_settings` returns: ``(image_size, pixel_mean, pixel_std,
+    color_order)``.
+    """
+    image_size, pixel_mean, pixel_std, order = settings
+    extractor.images = ImageBatcher(image_size, pixel_mean, pixel_std, pixel_norm, color_order=order)
+    extractor.preprocess = extractor.images.preprocess
+    extractor.model_name = model_name
+    extractor.image_size = image_size
+    extractor.pixel_mean = pixel_mean
+    extractor.pixel_std = pixel_std
+    extractor.color_order = order
+    extractor.batch_size = batch_size
+    extractor.normalize = bool(normalize)
+
+
 @contextlib.contextmanager
 def quiet_logs(enabled: bool) -> Iterator[None]:
     """Silence the ``torchreid`` logger's INFO messages and warnings inside the block when ``enabled``."""
@@ -260,16 +285,10 @@ class FeatureExtractor:
                         f"{len(other)} weights of '{model_path}' did not fit the model: {other}", stacklevel=2
                     )
 
-        self.images = ImageBatcher(image_size, pixel_mean, pixel_std, pixel_norm, color_order=order)
-        self.preprocess = self.images.preprocess
-        self.model_name = model_name
-        self.image_size = image_size
-        self.pixel_mean = pixel_mean
-        self.pixel_std = pixel_std
-        self.color_order = order
+        apply_inference_settings(
+            self, model_name, (image_size, pixel_mean, pixel_std, order), pixel_norm, batch_size, normalize
+        )
         self.device = device
-        self.batch_size = batch_size
-        self.normalize = bool(normalize)
         self.precision = precision
         self.channels_last = bool(channels_last)
         self.model = model.to(device)

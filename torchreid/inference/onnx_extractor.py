@@ -11,8 +11,10 @@ order in their metadata; an explicit argument that disagrees wins, with a warnin
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,17 +25,25 @@ from .feature_extractor import (
     DEFAULT_IMAGE_SIZE,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    ImageBatcher,
+    apply_inference_settings,
     check_color_order,
     resolve_inference_settings,
 )
 
-__all__ = ["ExportedFeatureExtractor", "OnnxFeatureExtractor", "missing_package_message"]
+__all__ = ["ExportedFeatureExtractor", "OnnxFeatureExtractor", "import_optional", "missing_package_message"]
 
 
 def missing_package_message(package: str, what: str) -> str:
     """How to install an optional package (used for every optional export/inference back-end)."""
     return f"{what} needs the optional package '{package}': pip install {package}  (or: pip install 'torchreid[export]')"
+
+
+def import_optional(package: str, what: str, error: type[Exception] = ImportError) -> ModuleType:
+    """Import the optional ``package`` that ``what`` needs, or raise ``error`` saying how to install it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as exc:
+        raise error(missing_package_message(package, what)) from exc
 
 
 class ExportedFeatureExtractor:
@@ -64,18 +74,12 @@ class ExportedFeatureExtractor:
             )
         self._open(self.path)
         meta = self.metadata
-        image_size, pixel_mean, pixel_std, order = resolve_inference_settings(
+        settings = resolve_inference_settings(
             meta, image_size, pixel_mean, pixel_std, color_order, f"'{self.path}'"
         )
-        self.image_size = image_size
-        self.pixel_mean = pixel_mean
-        self.pixel_std = pixel_std
-        self.color_order = order
-        self.model_name = meta.get("model_name", "")
-        self.batch_size = batch_size
-        self.normalize = bool(normalize)
-        self.images = ImageBatcher(image_size, pixel_mean, pixel_std, pixel_norm, color_order=order)
-        self.preprocess = self.images.preprocess
+        apply_inference_settings(
+            self, meta.get("model_name", ""), settings, pixel_norm, batch_size, normalize
+        )
 
     # back-ends implement these two
     metadata: dict[str, Any] = {}
@@ -121,10 +125,7 @@ class OnnxFeatureExtractor(ExportedFeatureExtractor):
         super().__init__(onnx_path, image_size, pixel_mean, pixel_std, pixel_norm, **kwargs)
 
     def _open(self, path: str) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ImportError(missing_package_message("onnxruntime", "OnnxFeatureExtractor")) from exc
+        ort = import_optional("onnxruntime", "OnnxFeatureExtractor")
         from .metadata import decode_metadata
 
         options = ort.SessionOptions()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .feature_extractor import DEFAULT_IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
-from .onnx_extractor import ExportedFeatureExtractor, missing_package_message
+from .onnx_extractor import ExportedFeatureExtractor, import_optional
 
 __all__ = ["OpenVINOFeatureExtractor", "read_openvino_metadata"]
 
@@ -55,10 +55,7 @@ class OpenVINOFeatureExtractor(ExportedFeatureExtractor):
         super().__init__(model_path, image_size, pixel_mean, pixel_std, pixel_norm, **kwargs)
 
     def _open(self, path: str) -> None:
-        try:
-            import openvino as ov
-        except ImportError as exc:
-            raise ImportError(missing_package_message("openvino", "OpenVINOFeatureExtractor")) from exc
+        ov = import_optional("openvino", "OpenVINOFeatureExtractor")
         core = ov.Core()
         model = core.read_model(path)
         self.metadata = read_openvino_metadata(model)

@@ -2,6 +2,7 @@
 
 - :func:`cadene_weights`: files of the ``pretrainedmodels`` package (Cadene) that the original Torchreid loaded;
 - :func:`manual_weights`: files the original asked users to download by hand;
+- :func:`torchvision_weights`: the metadata of torchvision's ``IMAGENET1K_V1`` weights (nothing to register);
 
 Each registers the file with :mod:`torchreid.models.pretrained` and returns the metadata for
 :func:`torchreid.models.registry.register_model`, so an architecture module states each file once.
@@ -13,7 +14,7 @@ from typing import Any
 
 from .pretrained import WeightSpec, register_weights
 
-__all__ = ["CADENE_URL", "cadene_weights", "manual_weights"]
+__all__ = ["CADENE_URL", "cadene_weights", "manual_weights", "torchvision_weights"]
 
 CADENE_URL = "http://data.lip6.fr/cadene/pretrainedmodels/"
 
@@ -50,4 +51,17 @@ def manual_weights(key: str, filename: str, where: str) -> dict[str, Any]:
         "missing_weights": "warn",  # as the original: without the file the model stays randomly initialised
         "weights": filename,
         "source": f"manual download ({where})",
+    }
+
+
+def torchvision_weights(enum: str, filename: str, feature_dim: int, **extra: Any) -> dict[str, Any]:
+    """The ``register_model`` metadata of torchvision's ``<enum>.IMAGENET1K_V1`` weights (file ``filename``)
+    for a model whose features have ``feature_dim`` channels; ``extra`` adds fields (e.g. ``weights_loader``)."""
+    return {
+        "pretrained_key": f"torchvision:{enum}.IMAGENET1K_V1",
+        "feature_dim": feature_dim,
+        "weights": filename,
+        "source": "torchvision",
+        "license": "BSD-3-Clause",
+        **extra,
     }

@@ -8,6 +8,11 @@
 - :class:`PooledReIDModel` — base class giving the usual ``forward``: ``featuremaps`` → ``global_avgpool`` →
   optional ``fc`` → :func:`reid_output`.
 - :func:`init_params` — the default initialisation the original applied to freshly built layers.
+- :func:`make_res_layer` — one ResNet-style stage (projection shortcut on the first block);
+  :class:`ResStagesReIDModel` — the four stages ``layer1``-``layer4`` and the pooled head of the ResNet and SENet
+  families.
+- :func:`model_variant` — a registered factory that builds one configuration of an architecture (the table of
+  variants of a family, e.g. ``resnet50 = model_variant("resnet50", _resnet, block=..., layers=...)``).
 
 Register factories with :func:`torchreid.models.registry.register_model`; a factory has the signature
 ``fn(num_classes, loss='softmax', pretrained=True, **kwargs) -> nn.Module``, builds the architecture only (the
@@ -16,7 +21,9 @@ registry loads the ImageNet weights the decorator declares) and never moves the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -27,9 +34,12 @@ from ._legacy import LegacyModelMethods
 __all__ = [
     "SUPPORTED_LOSSES",
     "PooledReIDModel",
+    "ResStagesReIDModel",
     "build_fc_layers",
     "check_loss",
     "init_params",
+    "make_res_layer",
+    "model_variant",
     "reid_output",
 ]
 
@@ -114,6 +124,55 @@ class PooledReIDModel(LegacyModelMethods, nn.Module):
         return reid_output(self.training, self.loss, v, self.classifier)
 
 
+class ResStagesReIDModel(PooledReIDModel):
+    """Base of the ResNet-style models: after a stem, four stages ``layer1``-``layer4`` of widths 64-512 (strides
+    1, 2, 2, ``last_stride``) built with :func:`make_res_layer`, then GAP → optional fc → classifier.
+
+    A subclass sets ``inplanes`` (the stem's output channels) and may override :meth:`_block_kwargs` and the
+    shortcut's ``downsample_kernel_size`` / ``downsample_padding``.
+    """
+
+    downsample_kernel_size = 1
+    downsample_padding = 0
+
+    def _build_stages_and_head(
+        self,
+        block: Any,
+        layers: Sequence[int],
+        last_stride: int,
+        num_classes: int,
+        fc_dims: Sequence[int] | None,
+        dropout_p: float | None,
+    ) -> None:
+        """Create ``layer1``-``layer4``, ``global_avgpool``, ``fc`` and ``classifier`` (in that order)."""
+        for i, (planes, stride) in enumerate(zip((64, 128, 256, 512), (1, 2, 2, last_stride))):
+            setattr(self, f"layer{i + 1}", self._make_layer(block, planes, layers[i], stride=stride))
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc, self.feature_dim = build_fc_layers(fc_dims, 512 * block.expansion, dropout_p)
+        self.classifier = nn.Linear(self.feature_dim, num_classes)
+
+    def _make_layer(self, block: Any, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        layer, self.inplanes = make_res_layer(
+            block,
+            self.inplanes,
+            planes,
+            blocks,
+            stride,
+            block_kwargs=lambda index: self._block_kwargs(planes, index, blocks),
+            downsample_kernel_size=self.downsample_kernel_size,
+            downsample_padding=self.downsample_padding,
+        )
+        return layer
+
+    def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
+        """Extra keyword arguments of block ``index`` (of ``blocks``) in the stage of width ``planes``."""
+        return {}
+
+    def _stages(self, x: torch.Tensor) -> torch.Tensor:
+        """``layer1`` → ``layer4``."""
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
 def init_params(module: nn.Module) -> None:
     """The original's ``_init_params``: Kaiming-normal (fan_out, ReLU) convolutions, unit/zero norms,
     ``N(0, 0.01)`` linear layers, zero biases."""
@@ -131,3 +190,73 @@ def init_params(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.constant_(m.bias, 0)
+
+
+def make_res_layer(
+    block: Callable[..., nn.Module],
+    inplanes: int,
+    planes: int,
+    blocks: int,
+    stride: int = 1,
+    block_kwargs: Callable[[int], Mapping[str, Any]] = lambda index: {},
+    downsample_kernel_size: int = 1,
+    downsample_padding: int = 0,
+) -> tuple[nn.Sequential, int]:
+    """One ResNet-style stage of ``blocks`` blocks of width ``planes``; returns it and its output channels.
+
+    The first block takes ``stride`` and, when the stride or the channel count changes, a projection shortcut
+    ``downsample = Sequential(Conv2d(k, stride, no bias), BatchNorm2d)``; the others keep the resolution.
+    ``block_kwargs(index)`` gives the extra keyword arguments of block ``index``. Modules are created in the
+    original's order (shortcut, then the blocks), so state-dict keys and seeded initialisation are unchanged.
+    """
+    out_planes = planes * block.expansion
+    downsample = None
+    if stride != 1 or inplanes != out_planes:
+        downsample = nn.Sequential(
+            nn.Conv2d(
+                inplanes,
+                out_planes,
+                kernel_size=downsample_kernel_size,
+                stride=stride,
+                padding=downsample_padding,
+                bias=False,
+            ),
+            nn.BatchNorm2d(out_planes),
+        )
+    mods = [block(inplanes=inplanes, planes=planes, stride=stride, downsample=downsample, **block_kwargs(0))]
+    mods += [block(inplanes=out_planes, planes=planes, **block_kwargs(i)) for i in range(1, blocks)]
+    return nn.Sequential(*mods), out_planes
+
+
+def model_variant(
+    name: str,
+    build: Callable[..., nn.Module],
+    *,
+    doc: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    **config: Any,
+) -> Callable[..., nn.Module]:
+    """Register and return the factory ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``.
+
+    It calls ``build(num_classes=..., loss=..., **config, **kwargs)``; ``defaults`` are keyword arguments the
+    caller may override (e.g. ``last_stride``, ``fc_dims``), ``config`` fixes the architecture (block, layers),
+    ``metadata`` goes to :func:`~torchreid.models.registry.register_model` (ImageNet weights, feature size).
+    """
+    from .registry import register_model
+
+    def factory(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> nn.Module:
+        for key, value in (defaults or {}).items():
+            kwargs.setdefault(key, copy.copy(value))  # a fresh list per model, as a literal default would be
+        return build(num_classes=num_classes, loss=loss, **config, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)  # the caller's, as a def there
+    factory.__doc__ = doc
+    model_cls = config.get("model_cls", build)  # the return annotation a def would have had
+    factory.__annotations__["return"] = (
+        model_cls.__name__
+        if isinstance(model_cls, type)
+        else build.__annotations__.get("return", "nn.Module")
+    )
+    return register_model(factory, name=name, **(metadata or {}))

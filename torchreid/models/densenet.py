@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import PooledReIDModel, build_fc_layers, init_params
-from .registry import register_model
+from ._zoo_weights import torchvision_weights
+from .common import PooledReIDModel, build_fc_layers, init_params, model_variant
 
 __all__ = [
     "DenseNet",
@@ -164,72 +164,41 @@ def load_densenet_imagenet(model: nn.Module, key: str, quiet: bool = False) -> d
         return load_pretrained_weights(model, renamed)
 
 
-def _densenet(num_classes: int, loss: str, block_config: Sequence[int], **kwargs: Any) -> DenseNet:
-    return DenseNet(num_classes=num_classes, loss=loss, block_config=block_config, **kwargs)
+def _weights(enum: str, filename: str, feature_dim: int) -> dict[str, Any]:
+    return torchvision_weights(enum, filename, feature_dim, weights_loader=load_densenet_imagenet)
 
 
-_TV = {"source": "torchvision", "license": "BSD-3-Clause"}
-
-
-@register_model(
-    pretrained_key="torchvision:DenseNet121_Weights.IMAGENET1K_V1",
-    weights_loader=load_densenet_imagenet,
-    feature_dim=1024,
-    weights="densenet121-a639ec97.pth",
-    **_TV,
+_D121 = ("DenseNet121_Weights", "densenet121-a639ec97.pth")
+densenet121 = model_variant(
+    "densenet121", DenseNet, block_config=(6, 12, 24, 16), metadata=_weights(*_D121, 1024)
 )
-def densenet121(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, (6, 12, 24, 16), **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:DenseNet169_Weights.IMAGENET1K_V1",
-    weights_loader=load_densenet_imagenet,
-    feature_dim=1664,
-    weights="densenet169-b2777c0a.pth",
-    **_TV,
+densenet169 = model_variant(
+    "densenet169",
+    DenseNet,
+    block_config=(6, 12, 32, 32),
+    metadata=_weights("DenseNet169_Weights", "densenet169-b2777c0a.pth", 1664),
 )
-def densenet169(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, (6, 12, 32, 32), **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:DenseNet201_Weights.IMAGENET1K_V1",
-    weights_loader=load_densenet_imagenet,
-    feature_dim=1920,
-    weights="densenet201-c1103571.pth",
-    **_TV,
+densenet201 = model_variant(
+    "densenet201",
+    DenseNet,
+    block_config=(6, 12, 48, 32),
+    metadata=_weights("DenseNet201_Weights", "densenet201-c1103571.pth", 1920),
 )
-def densenet201(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    return _densenet(num_classes, loss, (6, 12, 48, 32), **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:DenseNet161_Weights.IMAGENET1K_V1",
-    weights_loader=load_densenet_imagenet,
-    feature_dim=2208,
-    weights="densenet161-8d451a50.pth",
-    **_TV,
+densenet161 = model_variant(
+    "densenet161",
+    DenseNet,
+    block_config=(6, 12, 36, 24),
+    defaults={"num_init_features": 96, "growth_rate": 48},
+    metadata=_weights("DenseNet161_Weights", "densenet161-8d451a50.pth", 2208),
 )
-def densenet161(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> DenseNet:
-    kwargs.setdefault("num_init_features", 96)
-    kwargs.setdefault("growth_rate", 48)
-    return _densenet(num_classes, loss, (6, 12, 36, 24), **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:DenseNet121_Weights.IMAGENET1K_V1",
-    weights_loader=load_densenet_imagenet,
-    feature_dim=512,
-    weights="densenet121-a639ec97.pth",
-    **_TV,
+densenet121_fc512 = model_variant(
+    "densenet121_fc512",
+    DenseNet,
+    doc="DenseNet-121 with a 512-d fc embedding (Linear + BN1d + ReLU).",
+    block_config=(6, 12, 24, 16),
+    defaults={"fc_dims": [512]},
+    metadata=_weights(*_D121, 512),
 )
-def densenet121_fc512(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> DenseNet:
-    """DenseNet-121 with a 512-d fc embedding (Linear + BN1d + ReLU)."""
-    kwargs.setdefault("fc_dims", [512])
-    return _densenet(num_classes, loss, (6, 12, 24, 16), **kwargs)
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

@@ -9,14 +9,14 @@ used), loaded through the cache of :mod:`torchreid.models.pretrained`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, build_fc_layers, init_params
-from .registry import register_model
+from ._zoo_weights import torchvision_weights
+from .common import ResStagesReIDModel, init_params, model_variant
 
 __all__ = [
     "BasicBlock",
@@ -116,7 +116,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet(PooledReIDModel):
+class ResNet(ResStagesReIDModel):
     """ResNet / ResNeXt re-ID model.
 
     Args:
@@ -154,13 +154,7 @@ class ResNet(PooledReIDModel):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=last_stride)
-        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc, self.feature_dim = build_fc_layers(fc_dims, 512 * block.expansion, dropout_p)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
+        self._build_stages_and_head(block, layers, last_stride, num_classes, fc_dims, dropout_p)
         init_params(self)
         if zero_init_residual:
             for m in self.modules():
@@ -169,33 +163,13 @@ class ResNet(PooledReIDModel):
                 elif isinstance(m, BasicBlock):
                     nn.init.constant_(m.bn2.weight, 0)
 
-    def _make_layer(
-        self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int = 1
-    ) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        mods = [block(self.inplanes, planes, stride, downsample, **self._block_kwargs(planes, 0, blocks))]
-        self.inplanes = planes * block.expansion
-        mods += [
-            block(self.inplanes, planes, **self._block_kwargs(planes, i, blocks)) for i in range(1, blocks)
-        ]
-        return nn.Sequential(*mods)
-
     def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
         """Extra keyword arguments of block ``index`` (of ``blocks``) in the stage of width ``planes``."""
         return {"groups": self.groups, "base_width": self.base_width}
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         """The layer4 feature maps ``(B, 512·expansion, H/32, W/32)`` (H/16 with ``last_stride=1``)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        return self.layer4(x)
+        return self._stages(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
 
 
 def _resnet(
@@ -209,99 +183,36 @@ def _resnet(
     return (model_cls or ResNet)(num_classes=num_classes, loss=loss, block=block, layers=layers, **kwargs)
 
 
-_TV = {"source": "torchvision", "license": "BSD-3-Clause"}
+_R50 = torchvision_weights("ResNet50_Weights", "resnet50-0676ba61.pth", 2048)
 
 
-@register_model(
-    pretrained_key="torchvision:ResNet18_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="resnet18-f37072fd.pth",
-    **_TV,
-)
-def resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, BasicBlock, [2, 2, 2, 2], **kwargs)
+def _variant(
+    name: str,
+    block: type[BasicBlock | Bottleneck],
+    layers: Sequence[int],
+    weights: str,
+    filename: str,
+    feature_dim: int,
+    **defaults: Any,
+) -> Callable[..., nn.Module]:
+    """Register ``name``: a ResNet of ``block`` x ``layers`` with torchvision's ``<weights>_Weights``."""
+    metadata = torchvision_weights(f"{weights}_Weights", filename, feature_dim)
+    return model_variant(name, _resnet, block=block, layers=layers, defaults=defaults, metadata=metadata)
 
 
-@register_model(
-    pretrained_key="torchvision:ResNet34_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="resnet34-b627a593.pth",
-    **_TV,
-)
-def resnet34(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, BasicBlock, [3, 4, 6, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnet50-0676ba61.pth",
-    **_TV,
-)
-def resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNet101_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnet101-63fe2227.pth",
-    **_TV,
-)
-def resnet101(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, Bottleneck, [3, 4, 23, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNet152_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnet152-394f9c45.pth",
-    **_TV,
-)
-def resnet152(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    return _resnet(num_classes, loss, Bottleneck, [3, 8, 36, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNeXt50_32X4D_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnext50_32x4d-7cdf4587.pth",
-    **_TV,
-)
-def resnext50_32x4d(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ResNet:
-    kwargs.setdefault("groups", 32)
-    kwargs.setdefault("width_per_group", 4)
-    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNeXt101_32X8D_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnext101_32x8d-8ba56ff5.pth",
-    **_TV,
-)
-def resnext101_32x8d(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ResNet:
-    kwargs.setdefault("groups", 32)
-    kwargs.setdefault("width_per_group", 8)
-    return _resnet(num_classes, loss, Bottleneck, [3, 4, 23, 3], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="resnet50-0676ba61.pth",
-    **_TV,
-)
-def resnet50_fc512(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNet:
-    """ResNet-50 with ``last_stride=1`` and a 512-d fc embedding (Linear + BN1d + ReLU)."""
-    kwargs.setdefault("last_stride", 1)
-    kwargs.setdefault("fc_dims", [512])
-    kwargs.setdefault("dropout_p", None)
-    return _resnet(num_classes, loss, Bottleneck, [3, 4, 6, 3], **kwargs)
+# The variants (factories ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``), in the original
+# order: name, block, blocks per stage, torchvision weights, file, feature size, defaults the caller may override.
+# fmt: off
+resnet18 = _variant("resnet18", BasicBlock, [2, 2, 2, 2], "ResNet18", "resnet18-f37072fd.pth", 512)
+resnet34 = _variant("resnet34", BasicBlock, [3, 4, 6, 3], "ResNet34", "resnet34-b627a593.pth", 512)
+resnet50 = _variant("resnet50", Bottleneck, [3, 4, 6, 3], "ResNet50", "resnet50-0676ba61.pth", 2048)
+resnet101 = _variant("resnet101", Bottleneck, [3, 4, 23, 3], "ResNet101", "resnet101-63fe2227.pth", 2048)
+resnet152 = _variant("resnet152", Bottleneck, [3, 8, 36, 3], "ResNet152", "resnet152-394f9c45.pth", 2048)
+resnext50_32x4d = _variant("resnext50_32x4d", Bottleneck, [3, 4, 6, 3], "ResNeXt50_32X4D", "resnext50_32x4d-7cdf4587.pth", 2048, groups=32, width_per_group=4)
+resnext101_32x8d = _variant("resnext101_32x8d", Bottleneck, [3, 4, 23, 3], "ResNeXt101_32X8D", "resnext101_32x8d-8ba56ff5.pth", 2048, groups=32, width_per_group=8)
+resnet50_fc512 = _variant("resnet50_fc512", Bottleneck, [3, 4, 6, 3], "ResNet50", "resnet50-0676ba61.pth", 512, last_stride=1, fc_dims=[512], dropout_p=None)
+# fmt: on
+resnet50_fc512.__doc__ = "ResNet-50 with ``last_stride=1`` and a 512-d fc embedding (Linear + BN1d + ReLU)."
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .registry import register_model
-from .resnet import Bottleneck, ResNet, _resnet
+from .common import model_variant
+from .resnet import _R50, Bottleneck, ResNet, _resnet
 
 __all__ = ["IBN", "BottleneckIBNa", "ResNetIBNa", "resnet50_ibn_a"]
 
@@ -59,17 +59,9 @@ class ResNetIBNa(ResNet):
         return {"ibn": planes != 512}
 
 
-@register_model(
-    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnet50-0676ba61.pth",
-    source="torchvision",
-    license="BSD-3-Clause",
+resnet50_ibn_a = model_variant(
+    "resnet50_ibn_a", _resnet, block=BottleneckIBNa, layers=[3, 4, 6, 3], model_cls=ResNetIBNa, metadata=_R50
 )
-def resnet50_ibn_a(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ResNetIBNa:
-    return _resnet(num_classes, loss, BottleneckIBNa, [3, 4, 6, 3], ResNetIBNa, **kwargs)
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

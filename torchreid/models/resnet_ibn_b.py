@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .registry import register_model
-from .resnet import Bottleneck, ResNet, _resnet
+from .common import model_variant
+from .resnet import _R50, Bottleneck, ResNet, _resnet
 
 __all__ = ["BottleneckIBNb", "ResNetIBNb", "resnet50_ibn_b"]
 
@@ -58,17 +58,9 @@ class ResNetIBNb(ResNet):
         return {"IN": 0 < index == blocks - 1 and planes in (64, 128)}
 
 
-@register_model(
-    pretrained_key="torchvision:ResNet50_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="resnet50-0676ba61.pth",
-    source="torchvision",
-    license="BSD-3-Clause",
+resnet50_ibn_b = model_variant(
+    "resnet50_ibn_b", _resnet, block=BottleneckIBNb, layers=[3, 4, 6, 3], model_cls=ResNetIBNb, metadata=_R50
 )
-def resnet50_ibn_b(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ResNetIBNb:
-    return _resnet(num_classes, loss, BottleneckIBNb, [3, 4, 6, 3], ResNetIBNb, **kwargs)
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from ._zoo_weights import cadene_weights
-from .common import PooledReIDModel, build_fc_layers
-from .registry import register_model
+from .common import ResStagesReIDModel, model_variant
 
 __all__ = [
     "SEModule",
@@ -63,41 +62,14 @@ class SEModule(nn.Module):
 
 
 class _SEBottleneckBase(nn.Module):
+    """Bottleneck with an SE gate: 1x1 conv → grouped 3x3 conv → 1x1 conv to ``4 * planes`` → SE, plus shortcut.
+
+    A subclass gives the widths of the first two convs (:meth:`_widths`) and where the stride goes
+    (``stride_on_1x1``: on the first 1x1 conv, as the Caffe SE-ResNets, or on the 3x3 conv).
+    """
+
     expansion = 4
-
-    def _build(
-        self,
-        inplanes: int,
-        width: int,
-        planes: int,
-        reduction: int,
-        stride: int,
-        groups: int,
-        downsample: nn.Module | None,
-        stride_on_1x1: bool,
-    ) -> None:
-        s1, s3 = (stride, 1) if stride_on_1x1 else (1, stride)
-        self.conv1 = nn.Conv2d(inplanes, width, kernel_size=1, stride=s1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, kernel_size=3, stride=s3, padding=1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, planes * self.expansion, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.se_module = SEModule(planes * self.expansion, reduction=reduction)
-        self.downsample = downsample
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.se_module(self.bn3(self.conv3(out)))
-        return self.relu(out + residual)
-
-
-class SEResNetBottleneck(_SEBottleneckBase):
-    """ResNet bottleneck with an SE gate; the stride is on the first 1x1 conv (as the Caffe models)."""
+    stride_on_1x1 = False
 
     def __init__(
         self,
@@ -110,7 +82,35 @@ class SEResNetBottleneck(_SEBottleneckBase):
         base_width: int = 64,
     ) -> None:
         super().__init__()
-        self._build(inplanes, planes, planes, reduction, stride, groups, downsample, stride_on_1x1=True)
+        width1, width2 = self._widths(planes, groups, base_width)
+        s1, s3 = (stride, 1) if self.stride_on_1x1 else (1, stride)
+        self.conv1 = nn.Conv2d(inplanes, width1, kernel_size=1, stride=s1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width1)
+        self.conv2 = nn.Conv2d(width1, width2, kernel_size=3, stride=s3, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width2)
+        self.conv3 = nn.Conv2d(width2, planes * self.expansion, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.se_module = SEModule(planes * self.expansion, reduction=reduction)
+        self.downsample = downsample
+        self.stride = stride
+
+    def _widths(self, planes: int, groups: int, base_width: int) -> tuple[int, int]:
+        """Output channels of ``conv1`` and ``conv2``."""
+        return planes, planes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.se_module(self.bn3(self.conv3(out)))
+        return self.relu(out + residual)
+
+
+class SEResNetBottleneck(_SEBottleneckBase):
+    """ResNet bottleneck with an SE gate; the stride is on the first 1x1 conv (as the Caffe models)."""
+
+    stride_on_1x1 = True
 
 
 class SEResNeXtBottleneck(_SEBottleneckBase):
@@ -126,25 +126,26 @@ class SEResNeXtBottleneck(_SEBottleneckBase):
         downsample: nn.Module | None = None,
         base_width: int = 4,
     ) -> None:
-        super().__init__()
+        super().__init__(inplanes, planes, groups, reduction, stride, downsample, base_width)
+
+    def _widths(self, planes: int, groups: int, base_width: int) -> tuple[int, int]:
         width = (planes * base_width // 64) * groups
-        self._build(inplanes, width, planes, reduction, stride, groups, downsample, stride_on_1x1=False)
+        return width, width
 
 
-class SENet(PooledReIDModel):
+class SENet(ResStagesReIDModel):
     """SE-ResNet / SE-ResNeXt re-ID model.
 
+    ``num_classes``, ``loss``, ``layers``, ``last_stride``, ``fc_dims`` and ``dropout_p`` mean what they mean for
+    :class:`~torchreid.models.resnet.ResNet`. Further:
+
     Args:
-        num_classes: size of the identity classifier.
-        loss: ``'softmax'`` or ``'triplet'``.
-        block: :class:`SEResNetBottleneck` or :class:`SEResNeXtBottleneck`.
-        layers: blocks per stage.
+        block: :class:`SEResNetBottleneck`, :class:`SEResNeXtBottleneck` or :class:`SEBottleneck` (SENet-154).
         groups: cardinality of the 3x3 convs (1 for SE-ResNet).
         reduction: SE reduction ratio.
         base_width: ResNeXt width per group.
-        last_stride: stride of ``layer4``.
-        fc_dims: sizes of optional fc layers after pooling.
-        dropout_p: dropout after each fc layer.
+        inplanes, input_3x3: stem width, and three 3x3 stem convs instead of one 7x7 (SENet-154).
+        downsample_kernel_size, downsample_padding: the projection shortcuts' conv (3 and 1 in SENet-154).
     """
 
     def __init__(
@@ -193,128 +194,63 @@ class SENet(PooledReIDModel):
             ]
         stem.append(("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)))
         self.layer0 = nn.Sequential(OrderedDict(stem))
-        self.layer1 = self._make_layer(block, 64, layers[0], stride=1)
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=last_stride)
-        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc, self.feature_dim = build_fc_layers(fc_dims, 512 * block.expansion, dropout_p)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
+        self._build_stages_and_head(block, layers, last_stride, num_classes, fc_dims, dropout_p)
 
-    def _make_layer(
-        self, block: type[_SEBottleneckBase], planes: int, blocks: int, stride: int
-    ) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                nn.Conv2d(
-                    self.inplanes,
-                    planes * block.expansion,
-                    kernel_size=self.downsample_kernel_size,
-                    stride=stride,
-                    padding=self.downsample_padding,
-                    bias=False,
-                ),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        extra = {"base_width": self.base_width}
-        mods = [block(self.inplanes, planes, self.groups, self.reduction, stride, downsample, **extra)]
-        self.inplanes = planes * block.expansion
-        mods += [block(self.inplanes, planes, self.groups, self.reduction, **extra) for _ in range(1, blocks)]
-        return nn.Sequential(*mods)
+    def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
+        return {"groups": self.groups, "reduction": self.reduction, "base_width": self.base_width}
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layer0(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        return self.layer4(x)
+        return self._stages(self.layer0(x))
 
 
-def _senet(num_classes: int, loss: str, **kwargs: Any) -> SENet:
-    return SENet(num_classes=num_classes, loss=loss, **kwargs)
-
-
-@register_model(feature_dim=2048, **_META["se_resnet50"])
-def se_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
-    return _senet(num_classes, loss, block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs)
-
-
-@register_model(feature_dim=512, **_META["se_resnet50"])
-def se_resnet50_fc512(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SENet:
-    """SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding."""
-    kwargs.setdefault("last_stride", 1)
-    kwargs.setdefault("fc_dims", [512])
-    return _senet(num_classes, loss, block=SEResNetBottleneck, layers=[3, 4, 6, 3], **kwargs)
-
-
-@register_model(feature_dim=2048, **_META["se_resnet101"])
-def se_resnet101(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
-    return _senet(
-        num_classes,
-        loss,
-        block=SEResNetBottleneck,
-        layers=[3, 4, 23, 3],
-        **kwargs,
-    )
-
-
-@register_model(feature_dim=2048, **_META["se_resnext50_32x4d"])
-def se_resnext50_32x4d(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SENet:
-    kwargs.setdefault("groups", 32)
-    kwargs.setdefault("base_width", 4)
-    return _senet(
-        num_classes,
-        loss,
-        block=SEResNeXtBottleneck,
-        layers=[3, 4, 6, 3],
-        **kwargs,
-    )
-
-
-@register_model(feature_dim=2048, **_META["se_resnext101_32x4d"])
-def se_resnext101_32x4d(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SENet:
-    kwargs.setdefault("groups", 32)
-    kwargs.setdefault("base_width", 4)
-    return _senet(
-        num_classes,
-        loss,
-        block=SEResNeXtBottleneck,
-        layers=[3, 4, 23, 3],
-        **kwargs,
-    )
+# The registered variants (factories ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``).
+_RESNEXT = {"groups": 32, "base_width": 4}
+se_resnet50 = model_variant(
+    "se_resnet50",
+    SENet,
+    block=SEResNetBottleneck,
+    layers=[3, 4, 6, 3],
+    metadata={"feature_dim": 2048, **_META["se_resnet50"]},
+)
+se_resnet50_fc512 = model_variant(
+    "se_resnet50_fc512",
+    SENet,
+    doc="SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding.",
+    block=SEResNetBottleneck,
+    layers=[3, 4, 6, 3],
+    defaults={"last_stride": 1, "fc_dims": [512]},
+    metadata={"feature_dim": 512, **_META["se_resnet50"]},
+)
+se_resnet101 = model_variant(
+    "se_resnet101",
+    SENet,
+    block=SEResNetBottleneck,
+    layers=[3, 4, 23, 3],
+    metadata={"feature_dim": 2048, **_META["se_resnet101"]},
+)
+se_resnext50_32x4d = model_variant(
+    "se_resnext50_32x4d",
+    SENet,
+    block=SEResNeXtBottleneck,
+    layers=[3, 4, 6, 3],
+    defaults=_RESNEXT,
+    metadata={"feature_dim": 2048, **_META["se_resnext50_32x4d"]},
+)
+se_resnext101_32x4d = model_variant(
+    "se_resnext101_32x4d",
+    SENet,
+    block=SEResNeXtBottleneck,
+    layers=[3, 4, 23, 3],
+    defaults=_RESNEXT,
+    metadata={"feature_dim": 2048, **_META["se_resnext101_32x4d"]},
+)
 
 
 class SEBottleneck(_SEBottleneckBase):
     """SENet-154 bottleneck: 1x1 conv to ``2*planes``, grouped 3x3 conv to ``4*planes`` (stride), 1x1, SE gate."""
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        groups: int,
-        reduction: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        base_width: int = 64,
-    ) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes * 2, kernel_size=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes * 2)
-        self.conv2 = nn.Conv2d(planes * 2, planes * 4, 3, stride=stride, padding=1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes * 4)
-        self.conv3 = nn.Conv2d(planes * 4, planes * 4, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.relu = nn.ReLU(inplace=True)
-        self.se_module = SEModule(planes * 4, reduction=reduction)
-        self.downsample = downsample
-        self.stride = stride
+    def _widths(self, planes: int, groups: int, base_width: int) -> tuple[int, int]:
+        return planes * 2, planes * 4
 
 
 # Not in the original's model factory (``build_model`` did not know them) but exported by its package.

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, init_params
-from .registry import register_model
+from ._zoo_weights import torchvision_weights
+from .common import PooledReIDModel, init_params, model_variant
 from .shufflenet import channel_shuffle
 
 __all__ = [
@@ -125,59 +125,27 @@ class ShuffleNetV2(PooledReIDModel):
         return self.conv5(self.stage4(self.stage3(self.stage2(x))))
 
 
-def _shufflenet_v2(num_classes: int, loss: str, channels: Sequence[int], **kwargs: Any) -> ShuffleNetV2:
-    return ShuffleNetV2(num_classes, loss, [4, 8, 4], channels, **kwargs)
-
-
-_TV = {"source": "torchvision", "license": "BSD-3-Clause"}
-
-
-@register_model(
-    pretrained_key="torchvision:ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1",
-    feature_dim=1024,
-    weights="shufflenetv2_x0.5-f707e7126e.pth",
-    **_TV,
-)
-def shufflenet_v2_x0_5(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ShuffleNetV2:
-    return _shufflenet_v2(num_classes, loss, [24, 48, 96, 192, 1024], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1",
-    feature_dim=1024,
-    weights="shufflenetv2_x1-5666bf0f80.pth",
-    **_TV,
-)
-def shufflenet_v2_x1_0(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ShuffleNetV2:
-    return _shufflenet_v2(num_classes, loss, [24, 116, 232, 464, 1024], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ShuffleNet_V2_X1_5_Weights.IMAGENET1K_V1",
-    feature_dim=1024,
-    weights="shufflenetv2_x1_5-3c479a10.pth",
-    **_TV,
-)
-def shufflenet_v2_x1_5(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ShuffleNetV2:
-    return _shufflenet_v2(num_classes, loss, [24, 176, 352, 704, 1024], **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:ShuffleNet_V2_X2_0_Weights.IMAGENET1K_V1",
-    feature_dim=2048,
-    weights="shufflenetv2_x2_0-8be3c8ee.pth",
-    **_TV,
-)
-def shufflenet_v2_x2_0(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> ShuffleNetV2:
-    return _shufflenet_v2(num_classes, loss, [24, 244, 488, 976, 2048], **kwargs)
+# (width, weights enum, weights file, stage channels, feature size) of each registered width.
+_WIDTHS = [
+    ("0_5", "ShuffleNet_V2_X0_5_Weights", "shufflenetv2_x0.5-f707e7126e.pth", [24, 48, 96, 192, 1024], 1024),
+    ("1_0", "ShuffleNet_V2_X1_0_Weights", "shufflenetv2_x1-5666bf0f80.pth", [24, 116, 232, 464, 1024], 1024),
+    ("1_5", "ShuffleNet_V2_X1_5_Weights", "shufflenetv2_x1_5-3c479a10.pth", [24, 176, 352, 704, 1024], 1024),
+    ("2_0", "ShuffleNet_V2_X2_0_Weights", "shufflenetv2_x2_0-8be3c8ee.pth", [24, 244, 488, 976, 2048], 2048),
+]
+_FACTORIES = {
+    f"shufflenet_v2_x{width}": model_variant(
+        f"shufflenet_v2_x{width}",
+        ShuffleNetV2,
+        stages_repeats=[4, 8, 4],
+        stages_out_channels=channels,
+        metadata=torchvision_weights(enum, filename, feature_dim),
+    )
+    for width, enum, filename, channels, feature_dim in _WIDTHS
+}
+shufflenet_v2_x0_5 = _FACTORIES["shufflenet_v2_x0_5"]
+shufflenet_v2_x1_0 = _FACTORIES["shufflenet_v2_x1_0"]
+shufflenet_v2_x1_5 = _FACTORIES["shufflenet_v2_x1_5"]
+shufflenet_v2_x2_0 = _FACTORIES["shufflenet_v2_x2_0"]
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import PooledReIDModel, build_fc_layers, init_params
-from .registry import register_model
+from ._zoo_weights import torchvision_weights
+from .common import PooledReIDModel, build_fc_layers, init_params, model_variant
 
 __all__ = ["Fire", "SqueezeNet", "squeezenet1_0", "squeezenet1_0_fc512", "squeezenet1_1"]
 
@@ -47,6 +47,14 @@ def _pool() -> nn.MaxPool2d:
     return nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
 
 
+# version: (stem channels, stem kernel, features after the stem: "M" = 3x3/2 max pool (ceil mode), (squeeze,
+# expand) = a Fire module with equal 1x1 and 3x3 expand widths, whose input is the previous output).
+_LAYOUTS: dict[float, tuple[int, int, list[Any]]] = {
+    1.0: (96, 7, ["M", (16, 64), (16, 64), (32, 128), "M", (32, 128), (48, 192), (48, 192), (64, 256), "M", (64, 256)]),
+    1.1: (64, 3, ["M", (16, 64), (16, 64), "M", (32, 128), (32, 128), "M", (48, 192), (48, 192), (64, 256), (64, 256)]),
+}  # fmt: skip
+
+
 class SqueezeNet(PooledReIDModel):
     """SqueezeNet re-ID model; ``version`` is ``1.0`` or ``1.1``."""
 
@@ -61,41 +69,22 @@ class SqueezeNet(PooledReIDModel):
     ) -> None:
         super().__init__()
         self.loss = loss
-        relu = lambda: nn.ReLU(inplace=True)  # noqa: E731
-        if version == 1.0:
-            self.features = nn.Sequential(
-                nn.Conv2d(3, 96, kernel_size=7, stride=2),
-                relu(),
-                _pool(),
-                Fire(96, 16, 64, 64),
-                Fire(128, 16, 64, 64),
-                Fire(128, 32, 128, 128),
-                _pool(),
-                Fire(256, 32, 128, 128),
-                Fire(256, 48, 192, 192),
-                Fire(384, 48, 192, 192),
-                Fire(384, 64, 256, 256),
-                _pool(),
-                Fire(512, 64, 256, 256),
-            )
-        elif version == 1.1:
-            self.features = nn.Sequential(
-                nn.Conv2d(3, 64, kernel_size=3, stride=2),
-                relu(),
-                _pool(),
-                Fire(64, 16, 64, 64),
-                Fire(128, 16, 64, 64),
-                _pool(),
-                Fire(128, 32, 128, 128),
-                Fire(256, 32, 128, 128),
-                _pool(),
-                Fire(256, 48, 192, 192),
-                Fire(384, 48, 192, 192),
-                Fire(384, 64, 256, 256),
-                Fire(512, 64, 256, 256),
-            )
-        else:
+        if version not in _LAYOUTS:
             raise ValueError(f"Unsupported SqueezeNet version {version}: 1.0 or 1.1 expected")
+        stem_channels, stem_kernel, layout = _LAYOUTS[version]
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, stem_channels, kernel_size=stem_kernel, stride=2),
+            nn.ReLU(inplace=True),
+        ]
+        channels = stem_channels
+        for item in layout:
+            if item == "M":
+                layers.append(_pool())
+            else:
+                squeeze, expand = item
+                layers.append(Fire(channels, squeeze, expand, expand))
+                channels = 2 * expand
+        self.features = nn.Sequential(*layers)
         self.global_avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc, self.feature_dim = build_fc_layers(fc_dims, 512, dropout_p)
         self.classifier = nn.Linear(self.feature_dim, num_classes)
@@ -105,49 +94,23 @@ class SqueezeNet(PooledReIDModel):
         return self.features(x)
 
 
-def _squeezenet(num_classes: int, loss: str, version: float, **kwargs: Any) -> SqueezeNet:
-    return SqueezeNet(num_classes, loss, version=version, **kwargs)
+_SQ10 = torchvision_weights("SqueezeNet1_0_Weights", "squeezenet1_0-b66bff10.pth", 512)
 
-
-_TV = {"source": "torchvision", "license": "BSD-3-Clause"}
-
-
-@register_model(
-    pretrained_key="torchvision:SqueezeNet1_0_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="squeezenet1_0-b66bff10.pth",
-    **_TV,
+squeezenet1_0 = model_variant("squeezenet1_0", SqueezeNet, version=1.0, metadata=_SQ10)
+squeezenet1_0_fc512 = model_variant(
+    "squeezenet1_0_fc512",
+    SqueezeNet,
+    doc="SqueezeNet 1.0 with a 512-d fc embedding (Linear + BN1d + ReLU).",
+    version=1.0,
+    defaults={"fc_dims": [512]},
+    metadata=_SQ10,
 )
-def squeezenet1_0(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SqueezeNet:
-    return _squeezenet(num_classes, loss, 1.0, **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:SqueezeNet1_0_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="squeezenet1_0-b66bff10.pth",
-    **_TV,
+squeezenet1_1 = model_variant(
+    "squeezenet1_1",
+    SqueezeNet,
+    version=1.1,
+    metadata=torchvision_weights("SqueezeNet1_1_Weights", "squeezenet1_1-b8a52dc0.pth", 512),
 )
-def squeezenet1_0_fc512(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SqueezeNet:
-    """SqueezeNet 1.0 with a 512-d fc embedding (Linear + BN1d + ReLU)."""
-    kwargs.setdefault("fc_dims", [512])
-    return _squeezenet(num_classes, loss, 1.0, **kwargs)
-
-
-@register_model(
-    pretrained_key="torchvision:SqueezeNet1_1_Weights.IMAGENET1K_V1",
-    feature_dim=512,
-    weights="squeezenet1_1-b8a52dc0.pth",
-    **_TV,
-)
-def squeezenet1_1(
-    num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any
-) -> SqueezeNet:
-    return _squeezenet(num_classes, loss, 1.1, **kwargs)
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---

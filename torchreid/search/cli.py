@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cli import add_command_parser
 from .build import build_from_items, list_items, model_mismatch, partial_dir, paths_in
 from .index import FeatureIndex
 
@@ -255,8 +256,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``index`` (with ``build``, ``add``, ``query``, ``info``) on the ``torchreid`` command."""
-    p = subparsers.add_parser("index", help="build and search a persistent gallery index",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = add_command_parser(subparsers, "index", "build and search a persistent gallery index", __doc__)
     sub = p.add_subparsers(dest="index_command", metavar="{build,add,query,info}")
     sub.required = True
 

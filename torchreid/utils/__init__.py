@@ -5,7 +5,7 @@ Names are resolved lazily from their modules so that ``import torchreid.utils`` 
 
 from __future__ import annotations
 
-from .registry import lazy_getattr
+from .registry import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # tools
@@ -45,9 +45,4 @@ _EXPORTS: dict[str, str] = {
     "RegistryKeyError": "registry",
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

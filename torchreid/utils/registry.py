@@ -120,3 +120,20 @@ def lazy_getattr(module_name: str, mapping: dict[str, str]) -> Callable[[str], A
         return value
 
     return __getattr__
+
+
+def lazy_exports(
+    module_name: str, mapping: dict[str, str]
+) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__all__, __getattr__, __dir__)`` of a package whose public names ``mapping`` resolves lazily (PEP 562).
+
+    One call replaces the three module-level definitions every lazily exporting ``__init__`` needs::
+
+        __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+    """
+    names = sorted(mapping)
+
+    def __dir__() -> list[str]:
+        return names
+
+    return names, lazy_getattr(module_name, mapping), __dir__
