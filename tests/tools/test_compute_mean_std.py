@@ -7,28 +7,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A randomly initialised osnet_x0_25 with a 7-way classifier saved like a training checkpoint."""
-    from torchreid.models import build_model
-    from torchreid.utils import save_checkpoint
-
-    torch.manual_seed(3)
-    model = build_model("osnet_x0_25", 7, pretrained=False, use_gpu=False).eval()
-    with torch.no_grad():  # non-trivial BN statistics, so a failed load would be visible
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    d = tmp_path_factory.mktemp("ckpt")
-    sd = {f"module.{k}": v for k, v in model.state_dict().items()}  # as saved from DataParallel
-    path = save_checkpoint({"state_dict": sd, "epoch": 1, "rank1": 0.1}, d)
-    return model, path
 
 
 # ------------------------------------------------------------------------------------------------ compute_mean_std

@@ -11,6 +11,7 @@ order in their metadata; an explicit argument that disagrees wins, with a warnin
 
 from __future__ import annotations
 
+import abc
 import importlib
 import os
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ def import_optional(package: str, what: str, error: type[Exception] = ImportErro
         raise error(missing_package_message(package, what)) from exc
 
 
-class ExportedFeatureExtractor:
+class ExportedFeatureExtractor(abc.ABC):
     """Shared logic of the exported-model extractors: metadata, preprocessing, batching, the returned type."""
 
     backend = "exported"
@@ -84,11 +85,13 @@ class ExportedFeatureExtractor:
     # back-ends implement these two
     metadata: dict[str, Any] = {}
 
-    def _open(self, path: str) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _open(self, path: str) -> None:
+        """Load the exported model at ``path`` and set ``self.metadata``."""
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Features of one preprocessed float32 ``(B, C, H, W)`` batch."""
 
     def __call__(self, input: Any) -> torch.Tensor:
         chunks = []
