@@ -6,23 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-
-def _toy_problem(seed=0, nq=6, ng=20):
-    rng = np.random.default_rng(seed)
-    distmat = rng.random((nq, ng)).astype(np.float32)
-    q_pids = np.arange(nq) % 3
-    g_pids = np.arange(ng) % 4
-    q_camids = np.zeros(nq, dtype=np.int64)
-    g_camids = np.ones(ng, dtype=np.int64)
-    return distmat, q_pids, g_pids, q_camids, g_camids
+from _shared import toy_rank_problem
 
 
 @pytest.mark.parametrize("cuhk03", [False, True])
 def test_evaluate_rank_accepts_torch_tensors_like_numpy(cuhk03):
     from torchreid.metrics import evaluate_rank
 
-    distmat, qp, gp, qc, gc = _toy_problem()
+    distmat, qp, gp, qc, gc = toy_rank_problem()
     np.random.seed(0)  # CUHK03 mode draws one gallery image per identity from NumPy's global RNG
     ref_cmc, ref_map = evaluate_rank(distmat, qp, gp, qc, gc, max_rank=10, use_metric_cuhk03=cuhk03)
     for backend in ("numpy", "torch"):
@@ -44,7 +35,7 @@ def test_evaluate_rank_accepts_torch_tensors_like_numpy(cuhk03):
 def test_ids_and_distmat_validation():
     from torchreid.metrics import evaluate_rank, evaluate_rank_from_features
 
-    distmat, qp, gp, qc, gc = _toy_problem()
+    distmat, qp, gp, qc, gc = toy_rank_problem()
     cmc, _ = evaluate_rank(distmat, qp.astype(np.float64), gp, qc, gc, max_rank=5)  # integral floats are fine
     np.testing.assert_allclose(cmc, evaluate_rank(distmat, qp, gp, qc, gc, max_rank=5)[0])
     with pytest.raises(ValueError, match="q_pids must hold integers, got dtype float64"):

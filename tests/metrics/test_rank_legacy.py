@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-def _toy_problem(seed=0, nq=6, ng=20):
-    rng = np.random.default_rng(seed)
-    distmat = rng.random((nq, ng)).astype(np.float32)
-    q_pids = np.arange(nq) % 3
-    g_pids = np.arange(ng) % 4
-    q_camids = np.zeros(nq, dtype=np.int64)
-    g_camids = np.ones(ng, dtype=np.int64)
-    return distmat, q_pids, g_pids, q_camids, g_camids
+from _shared import toy_rank_problem
 
 
 def test_legacy_evaluation_entry_points_match_evaluate_rank():
     from torchreid.metrics import evaluate_rank
     from torchreid.metrics import rank as R
 
-    distmat, qp, gp, qc, gc = _toy_problem(seed=1)
+    distmat, qp, gp, qc, gc = toy_rank_problem(seed=1)
     for legacy, cuhk03 in ((R.eval_market1501, False), (R.eval_cuhk03, True)):
         np.random.seed(0)
         cmc, mAP = legacy(distmat, qp, gp, qc, gc, 5)

@@ -6,6 +6,7 @@ import importlib.util
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,3 +69,17 @@ def test_compute_mean_std_cli_errors(tmp_path, capsys):
     assert err.startswith("error: ") and "no_such_dataset" in err and "market1501" in err
     with pytest.raises(ValueError, match="no images"):
         tool.mean_std([])
+
+
+def test_mean_std_exact(tmp_path):
+    from PIL import Image
+
+    a = np.zeros((4, 2, 3), dtype=np.uint8)
+    b = np.full((4, 2, 3), 255, dtype=np.uint8)
+    b[..., 2] = 51
+    pa, pb = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(a).save(pa)
+    Image.fromarray(b).save(pb)
+    mean, std = _tool("compute_mean_std").mean_std([pa, pb], height=4, width=2)
+    np.testing.assert_allclose(mean, [0.5, 0.5, 0.1], atol=1e-9)
+    np.testing.assert_allclose(std, [0.5, 0.5, 0.1], atol=1e-9)

@@ -16,15 +16,6 @@ import visualize_actmap
 from torchreid.models import build_model
 
 
-@pytest.fixture
-def osnet_ckpt(tmp_path):
-    torch.manual_seed(0)
-    model = build_model("osnet_x0_25", num_classes=7, pretrained=False)
-    path = tmp_path / "model.pth.tar-1"
-    torch.save({"state_dict": model.state_dict(), "epoch": 1, "rank1": 0.5}, path)
-    return model.eval(), path
-
-
 def test_actmap_writes_overlays(tmp_path):
     from PIL import Image
 
