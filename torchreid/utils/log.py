@@ -34,12 +34,6 @@ class _CurrentStdoutHandler(logging.StreamHandler):
 _HANDLER: logging.Handler | None = None
 
 
-def get_logger(name: str = ROOT_LOGGER) -> logging.Logger:
-    """The ``torchreid`` logger (or a child of it), with the console handler installed once."""
-    install_console_handler()
-    return logging.getLogger(name)
-
-
 def install_console_handler(level: int = logging.INFO) -> logging.Handler:
     """Print the library's messages (bare text, INFO and up) to stdout; idempotent."""
     global _HANDLER
