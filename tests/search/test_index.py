@@ -200,6 +200,28 @@ def test_faiss_backend_recall_against_exact(kind, metric):
     assert len(index) == 3005 and index.search(q, 3)[1].max() < 3005
 
 
+@pytest.mark.parametrize(
+    ("n", "lists"), [(1, 1), (1000, 25), (10_000, 250), (1_000_000, 4000), (10**9, 65536)]
+)
+def test_default_ivf_lists_grow_as_four_root_n_with_forty_training_rows_each(n, lists):
+    assert approx_mod.default_nlist(n) == lists
+
+
+@needs_faiss
+@pytest.mark.parametrize(
+    ("dtype", "kind"), [("float16", "IndexIVFScalarQuantizer"), ("float32", "IndexIVFFlat")]
+)
+def test_faiss_ivf_lists_store_the_index_dtype_and_give_its_distances(dtype, kind):
+    g, q = _data(2000, 16)
+    index = FeatureIndex(16, dtype=dtype, backend="faiss", faiss_params={"nprobe": 50})
+    index.add(g)
+    dist, pos = index.search(q, 5)
+    assert type(index._approx).__name__ == kind and index._approx.nlist == 50
+    exact_d, exact_p = index.search_exact(q, 5)  # every list probed: the exact answer on the stored values
+    np.testing.assert_array_equal(pos, exact_p)
+    np.testing.assert_allclose(dist, exact_d, rtol=1e-4, atol=1e-4)
+
+
 def test_faiss_missing_falls_back_to_exact_with_a_message(monkeypatch, caplog):
     g, q = _data(50, 8)
     monkeypatch.setattr(approx_mod, "_import_faiss", lambda: None)

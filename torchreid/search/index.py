@@ -104,7 +104,7 @@ class FeatureIndex:
             not installed).
         faiss_index: ``'ivf'`` or ``'hnsw'``; ``faiss_params`` tunes it (``nlist``, ``nprobe``, ``M``,
             ``ef_search``, ``ef_construction``, ``train_size``).
-        block_rows: gallery rows per block of the exact search (default: 64 MiB of float32 rows).
+        block_rows: gallery rows per block of the exact search (default: 8 MiB of float32 rows).
         num_threads: CPU threads for the search (default: torch's setting).
         model_info: how the features were produced (model name, weights, image size, mean/std); saved in the
             manifest so queries can be extracted the same way.
