@@ -225,6 +225,40 @@ def test_deprecated_visactmap_is_ignored(tmp_path):
     assert cfg.test.eval_freq == 10
 
 
+def test_data_kwargs_pass_every_config_key_to_its_data_manager_argument():
+    import inspect
+
+    from torchreid.data import ImageDataManager, VideoDataManager
+
+    cfg = get_default_config()
+    data = {"root": "r", "sources": ["s"], "targets": ["t"], "height": 11, "width": 7, "transforms": ["random_erase"],
+            "k_tfm": 3, "norm_mean": [0.1, 0.2, 0.3], "norm_std": [0.4, 0.5, 0.6], "split_id": 2, "combineall": True,
+            "load_train_targets": True, "workers": 5}  # fmt: skip
+    sampler = {"num_instances": 6, "num_cams": 2, "num_datasets": 3, "train_sampler": "RandomIdentitySampler",
+               "train_sampler_t": "RandomDomainSampler"}  # fmt: skip
+    for key, value in data.items():
+        cfg.data[key] = value
+    for key, value in sampler.items():
+        cfg.sampler[key] = value
+    cfg.train.batch_size, cfg.test.batch_size = 9, 13
+    cfg.cuhk03.labeled_images = cfg.cuhk03.classic_split = cfg.market1501.use_500k_distractors = True
+    cfg.video.seq_len, cfg.video.sample_method = 4, "random"
+    expected = {**data, **sampler, "batch_size_train": 9, "batch_size_test": 13, "cuhk03_labeled": True,
+                "cuhk03_classic_split": True, "market1501_500k": True}  # fmt: skip
+    d = imagedata_kwargs(cfg)
+    assert {k: v for k, v in d.items() if k != "use_gpu"} == expected
+    assert set(d) <= set(inspect.signature(ImageDataManager.__init__).parameters)
+    video = videodata_kwargs(cfg)
+    video_only = {"seq_len": 4, "sample_method": "random"}
+    image_only = {"k_tfm", "load_train_targets", "train_sampler_t", "cuhk03_labeled", "cuhk03_classic_split",
+                  "market1501_500k"}  # fmt: skip
+    assert {k: x for k, x in video.items() if k != "use_gpu"} == {
+        **{k: x for k, x in expected.items() if k not in image_only},
+        **video_only,
+    }
+    assert set(video) <= set(inspect.signature(VideoDataManager.__init__).parameters)
+
+
 def test_kwargs_helpers():
     cfg = get_default_config()
     d = imagedata_kwargs(cfg)

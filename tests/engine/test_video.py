@@ -223,6 +223,31 @@ def _engine(kind: str, pooling: str = "avg", dm=None, **kw):
     return engine, model
 
 
+@pytest.mark.parametrize("positional", [False, True])
+def test_video_engines_pass_every_image_engine_argument_on(positional):
+    """The video engines hand the original arguments to the image engines (keywords or the original order)."""
+    from torchreid.engine import VideoSoftmaxEngine, VideoTripletEngine
+
+    model = MeanColour(loss="triplet")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1)
+    dm = _fake_datamanager()
+    if positional:
+        t = VideoTripletEngine(dm, model, opt, 0.7, 0.25, 2.0, sched, False, False, "max")
+        s = VideoSoftmaxEngine(dm, model, opt, sched, False, False, "max")
+    else:
+        t = VideoTripletEngine(dm, model, opt, margin=0.7, weight_t=0.25, weight_x=2.0, scheduler=sched,
+                               use_gpu=False, label_smooth=False, pooling_method="max")  # fmt: skip
+        s = VideoSoftmaxEngine(dm, model, opt, scheduler=sched, use_gpu=False, label_smooth=False,
+                               pooling_method="max")  # fmt: skip
+    assert (t.criterion_t.margin, t.weight_t, t.weight_x) == (0.7, 0.25, 2.0)
+    for engine in (t, s):
+        assert engine.scheduler is sched and engine.optimizer is opt and engine.model is model
+        assert engine.use_gpu is False and engine.pooling_method == "max"
+        crit = engine.criterion_x if engine is t else engine.criterion
+        assert crit.eps == 0.0  # label_smooth=False reached the cross-entropy loss
+
+
 def _hand_features(x: np.ndarray, pooling: str) -> np.ndarray:
     """Hand computation of the pooled MeanColour features of ``x`` (B, S, C, H, W)."""
     b, s = x.shape[:2]

@@ -195,3 +195,90 @@ def test_densenet_old_torchvision_names_are_renamed():
     ]
     model_keys = set(_build("densenet121").state_dict())
     assert set(_rename_old_keys(old)) - {"classifier.weight"} <= model_keys
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Blocks and cells built the way the original's code built them (positional arguments, original defaults)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_resnet_blocks_keep_the_original_constructor():
+    from torchreid.models.resnet import BasicBlock, Bottleneck
+
+    x = torch.randn(1, 64, 8, 4)
+    down = nn.Sequential(nn.Conv2d(64, 256, 1, stride=2, bias=False), nn.BatchNorm2d(256))
+    b = Bottleneck(64, 64, 2, down).eval()  # inplanes, planes, stride, downsample
+    assert (b.conv1.out_channels, b.conv2.stride, b.conv3.out_channels) == (64, (2, 2), 256)
+    assert b(x).shape == (1, 256, 4, 2) and b.stride == 2 and b.downsample is down
+    assert Bottleneck(64, 64, 1, None, 32, 4).conv2.groups == 32  # ResNeXt: groups, base_width
+    assert Bottleneck(64, 64, 1, None, 32, 4).conv1.out_channels == 128
+    basic = BasicBlock(64, 64).eval()
+    assert list(basic.state_dict())[:2] == ["conv1.weight", "bn1.weight"] and basic(x).shape == x.shape
+    with pytest.raises(ValueError, match="groups=1 and base_width=64"):
+        BasicBlock(64, 64, 1, None, 2)
+
+
+def test_ibn_blocks_add_their_norms():
+    from torchreid.models.resnet_ibn_a import IBN, BottleneckIBNa
+    from torchreid.models.resnet_ibn_b import BottleneckIBNb
+
+    assert isinstance(BottleneckIBNa(256, 64, ibn=True).bn1, IBN)
+    assert isinstance(BottleneckIBNa(256, 64, 1, None).bn1, nn.BatchNorm2d)
+    b = BottleneckIBNb(256, 64, IN=True).eval()
+    assert b.IN.num_features == 256 and BottleneckIBNb(256, 64).IN is None
+    x = torch.randn(1, 256, 4, 4)
+    assert b(x).shape == x.shape
+
+
+def test_resnetmid_takes_last_stride_fifth_as_the_original():
+    from torchreid.models.resnet import Bottleneck
+    from torchreid.models.resnetmid import ResNetMid
+
+    m = ResNetMid(NUM_CLASSES, "softmax", Bottleneck, [1, 1, 1, 3], 1)
+    assert m.layer4[0].conv2.stride == (1, 1) and m.feature_dim == 1024 + 2048
+    assert ResNetMid(NUM_CLASSES, "softmax").layer4[0].conv2.stride == (2, 2)
+    with pytest.raises(ValueError, match="fc_dims"):
+        ResNetMid(NUM_CLASSES, "softmax", fc_dims=None)
+
+
+def test_se_bottlenecks_keep_the_original_defaults():
+    from torchreid.models.senet import SEBottleneck, SEResNetBottleneck, SEResNeXtBottleneck
+
+    x = SEResNeXtBottleneck(256, 64, 32, 16)  # inplanes, planes, groups, reduction; base_width=4
+    assert x.conv1.out_channels == 128 and x.conv2.groups == 32 and x.conv2.stride == (1, 1)
+    assert SEResNeXtBottleneck(256, 64, 32, 16, 2, None, 8).conv1.out_channels == 256
+    assert SEResNeXtBottleneck(256, 64, 32, 16, 2).conv2.stride == (2, 2)
+    r = SEResNetBottleneck(256, 64, 1, 16, 2)  # stride on the first 1x1 conv
+    assert r.conv1.out_channels == 64 and r.conv1.stride == (2, 2) and r.conv2.stride == (1, 1)
+    assert SEBottleneck(128, 64, 64, 16).conv2.out_channels == 256
+    assert SEResNetBottleneck(256, 64, 1, 16).se_module.fc1.out_channels == 16
+
+
+def test_senet_stems():
+    from torchreid.models.senet import SENet, SEResNetBottleneck
+
+    plain = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1])
+    assert [n for n, _ in plain.layer0.named_children()] == ["conv1", "bn1", "relu1", "pool"]
+    assert plain.layer0.conv1.kernel_size == (7, 7) and plain.layer0.conv1.padding == (3, 3)
+    deep = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1], inplanes=128, input_3x3=True)
+    names = [n for n, _ in deep.layer0.named_children()]
+    assert names == ["conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3", "relu3", "pool"]
+    assert [deep.layer0[i].stride for i in (0, 3, 6)] == [(2, 2), (1, 1), (1, 1)]
+    assert deep.layer0.conv3.out_channels == 128 and deep.layer0.conv1.padding == (1, 1)
+
+
+def test_nasnet_cells_keep_the_original_constructor_and_layout():
+    from torchreid.models.nasnet import CellStem0, FirstCell, NormalCell, ReductionCell0
+
+    x, x_prev = torch.randn(1, 88, 8, 4), torch.randn(1, 44, 16, 8)
+    first = FirstCell(44, 22, 88, 44).eval()  # in_left, out_left, in_right, out_right
+    assert next(iter(first.state_dict())).startswith("conv_1x1.") and hasattr(first, "final_path_bn")
+    assert not hasattr(first, "conv_prev_1x1")
+    assert first(x, x_prev).shape == (1, 6 * 44, 8, 4)
+    normal = NormalCell(88, 44, 6 * 44, 44).eval()
+    assert next(iter(normal.state_dict())).startswith("conv_prev_1x1.")
+    assert normal(torch.randn(1, 6 * 44, 8, 4), x).shape == (1, 6 * 44, 8, 4)
+    reduction = ReductionCell0(6 * 44, 88, 6 * 44, 88).eval()
+    y = torch.randn(1, 6 * 44, 8, 4)
+    assert reduction(y, y).shape == (1, 4 * 88, 4, 2)
+    assert CellStem0(32).conv_1x1.conv.out_channels == 42  # the original's default num_filters

@@ -41,31 +41,24 @@ def _use_gpu(cfg: CfgNode) -> bool:
     return resolve_device(bool(cfg.get("use_gpu", True))).type == "cuda"
 
 
+def _same_names(section: CfgNode, names: str) -> dict[str, Any]:
+    """``{name: section.name}`` for the space-separated ``names``: arguments named as their config keys."""
+    return {name: section[name] for name in names.split()}
+
+
 def imagedata_kwargs(cfg: CfgNode) -> dict[str, Any]:
     return {
-        "root": cfg.data.root,
-        "sources": cfg.data.sources,
-        "targets": cfg.data.targets,
-        "height": cfg.data.height,
-        "width": cfg.data.width,
-        "transforms": cfg.data.transforms,
-        "k_tfm": cfg.data.k_tfm,
-        "norm_mean": cfg.data.norm_mean,
-        "norm_std": cfg.data.norm_std,
+        **_same_names(
+            cfg.data,
+            "root sources targets height width transforms k_tfm norm_mean norm_std split_id combineall "
+            "load_train_targets workers",
+        ),
         "use_gpu": _use_gpu(cfg),
-        "split_id": cfg.data.split_id,
-        "combineall": cfg.data.combineall,
-        "load_train_targets": cfg.data.load_train_targets,
         "batch_size_train": cfg.train.batch_size,
         "batch_size_test": cfg.test.batch_size,
-        "workers": cfg.data.workers,
         # new: on-device augmentation (passed only when on, so other data managers keep working)
         **({"gpu_augment": True} if cfg.data.get("gpu_augment", False) else {}),
-        "num_instances": cfg.sampler.num_instances,
-        "num_cams": cfg.sampler.num_cams,
-        "num_datasets": cfg.sampler.num_datasets,
-        "train_sampler": cfg.sampler.train_sampler,
-        "train_sampler_t": cfg.sampler.train_sampler_t,
+        **_same_names(cfg.sampler, "num_instances num_cams num_datasets train_sampler train_sampler_t"),
         # image dataset specific
         "cuhk03_labeled": cfg.cuhk03.labeled_images,
         "cuhk03_classic_split": cfg.cuhk03.classic_split,
@@ -91,35 +84,23 @@ _IMAGE_ONLY_KEYS = (
 
 def videodata_kwargs(cfg: CfgNode) -> dict[str, Any]:
     kwargs = {k: v for k, v in imagedata_kwargs(cfg).items() if k not in _IMAGE_ONLY_KEYS}
-    # video specific
-    kwargs["seq_len"] = cfg.video.seq_len
-    kwargs["sample_method"] = cfg.video.sample_method
-    return kwargs
+    return {**kwargs, **_same_names(cfg.video, "seq_len sample_method")}  # video specific
 
 
 def optimizer_kwargs(cfg: CfgNode) -> dict[str, Any]:
     return {
-        "optim": cfg.train.optim,
-        "lr": cfg.train.lr,
-        "weight_decay": cfg.train.weight_decay,
+        **_same_names(cfg.train, "optim lr weight_decay staged_lr new_layers base_lr_mult"),
         "momentum": cfg.sgd.momentum,
-        "sgd_dampening": cfg.sgd.dampening,
-        "sgd_nesterov": cfg.sgd.nesterov,
+        # the options of one optimizer are named <optimizer>_<key>
+        **{f"sgd_{k}": cfg.sgd[k] for k in ("dampening", "nesterov")},
         "rmsprop_alpha": cfg.rmsprop.alpha,
-        "adam_beta1": cfg.adam.beta1,
-        "adam_beta2": cfg.adam.beta2,
-        "staged_lr": cfg.train.staged_lr,
-        "new_layers": cfg.train.new_layers,
-        "base_lr_mult": cfg.train.base_lr_mult,
+        **{f"adam_{k}": cfg.adam[k] for k in ("beta1", "beta2")},
     }
 
 
 def lr_scheduler_kwargs(cfg: CfgNode) -> dict[str, Any]:
     return {
-        "lr_scheduler": cfg.train.lr_scheduler,
-        "stepsize": cfg.train.stepsize,
-        "gamma": cfg.train.gamma,
-        "max_epoch": cfg.train.max_epoch,
+        **_same_names(cfg.train, "lr_scheduler stepsize gamma max_epoch"),
         "warmup_epochs": cfg.train.get("warmup_epochs", 0),
         "warmup_factor": cfg.train.get("warmup_factor", 0.1),
     }
@@ -128,20 +109,11 @@ def lr_scheduler_kwargs(cfg: CfgNode) -> dict[str, Any]:
 def engine_run_kwargs(cfg: CfgNode) -> dict[str, Any]:
     return {
         "save_dir": cfg.data.save_dir,
-        "max_epoch": cfg.train.max_epoch,
-        "start_epoch": cfg.train.start_epoch,
-        "fixbase_epoch": cfg.train.fixbase_epoch,
-        "open_layers": cfg.train.open_layers,
-        "start_eval": cfg.test.start_eval,
-        "eval_freq": cfg.test.eval_freq,
+        **_same_names(cfg.train, "max_epoch start_epoch fixbase_epoch open_layers print_freq"),
+        **_same_names(
+            cfg.test,
+            "start_eval eval_freq dist_metric normalize_feature visrank visrank_topk ranks rerank report",
+        ),
         "test_only": cfg.test.evaluate,
-        "print_freq": cfg.train.print_freq,
-        "dist_metric": cfg.test.dist_metric,
-        "normalize_feature": cfg.test.normalize_feature,
-        "visrank": cfg.test.visrank,
-        "visrank_topk": cfg.test.visrank_topk,
         "use_metric_cuhk03": cfg.cuhk03.use_metric_cuhk03,
-        "ranks": cfg.test.ranks,
-        "rerank": cfg.test.rerank,
-        "report": cfg.test.report,
     }

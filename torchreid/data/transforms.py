@@ -72,43 +72,50 @@ class Random2DTranslation:
         return f"{type(self).__name__}(height={self.height}, width={self.width}, p={self.p})"
 
 
+def _random_box_size(
+    width: int, height: int, min_area: float, max_area: float, min_ratio: float, min_side: int
+) -> tuple[int, int] | None:
+    """``(w, h)`` of a random box covering ``min_area``..``max_area`` of a ``width`` x ``height`` image with an
+    aspect ratio in ``min_ratio``..``1/min_ratio`` and sides in ``min_side``..size-1 (100 tries, else ``None``)."""
+    area = width * height
+    for _ in range(100):
+        target_area = random.uniform(min_area, max_area) * area
+        aspect_ratio = random.uniform(min_ratio, 1.0 / min_ratio)
+        h = round(math.sqrt(target_area * aspect_ratio))
+        w = round(math.sqrt(target_area / aspect_ratio))
+        if min_side <= w < width and min_side <= h < height:
+            return w, h
+    return None
+
+
+@dataclass(repr=False, eq=False)
 class RandomErasing:
     """Random erasing (Zhong et al., 2017) on a ``(C, H, W)`` tensor: with probability ``probability``, fill a
     random rectangle (area ``sl``..``sh`` of the image, aspect ratio ``r1``..``1/r1``) with ``mean``."""
 
-    def __init__(
-        self,
-        probability: float = 0.5,
-        sl: float = 0.02,
-        sh: float = 0.4,
-        r1: float = 0.3,
-        mean: Sequence[float] = (0.4914, 0.4822, 0.4465),
-    ) -> None:
-        self.probability = probability
-        self.mean = list(mean)
-        self.sl = sl
-        self.sh = sh
-        self.r1 = r1
+    probability: float = 0.5
+    sl: float = 0.02
+    sh: float = 0.4
+    r1: float = 0.3
+    mean: Sequence[float] = (0.4914, 0.4822, 0.4465)
+
+    def __post_init__(self) -> None:
+        self.mean = list(self.mean)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         if random.uniform(0, 1) > self.probability:
             return img
         c, height, width = img.shape
-        area = height * width
-        for _ in range(100):
-            target_area = random.uniform(self.sl, self.sh) * area
-            aspect_ratio = random.uniform(self.r1, 1 / self.r1)
-            h = round(math.sqrt(target_area * aspect_ratio))
-            w = round(math.sqrt(target_area / aspect_ratio))
-            if w < width and h < height:
-                y1 = random.randint(0, height - h)
-                x1 = random.randint(0, width - w)
-                if c == 3:
-                    for ch in range(3):
-                        img[ch, y1 : y1 + h, x1 : x1 + w] = self.mean[ch]
-                else:
-                    img[0, y1 : y1 + h, x1 : x1 + w] = self.mean[0]
-                return img
+        box = _random_box_size(width, height, self.sl, self.sh, self.r1, min_side=0)
+        if box is not None:
+            w, h = box
+            y1 = random.randint(0, height - h)
+            x1 = random.randint(0, width - w)
+            if c == 3:
+                for ch in range(3):
+                    img[ch, y1 : y1 + h, x1 : x1 + w] = self.mean[ch]
+            else:
+                img[0, y1 : y1 + h, x1 : x1 + w] = self.mean[0]
         return img
 
     def __repr__(self) -> str:
@@ -174,15 +181,10 @@ class RandomPatch:
         self.min_sample_size = min_sample_size
 
     def generate_wh(self, W: int, H: int) -> tuple[int | None, int | None]:
-        area = W * H
-        for _ in range(100):
-            target_area = random.uniform(self.patch_min_area, self.patch_max_area) * area
-            aspect_ratio = random.uniform(self.patch_min_ratio, 1.0 / self.patch_min_ratio)
-            h = round(math.sqrt(target_area * aspect_ratio))
-            w = round(math.sqrt(target_area / aspect_ratio))
-            if 0 < w < W and 0 < h < H:
-                return w, h
-        return None, None
+        box = _random_box_size(
+            W, H, self.patch_min_area, self.patch_max_area, self.patch_min_ratio, min_side=1
+        )
+        return box if box is not None else (None, None)
 
     def transform_patch(self, patch: Image.Image) -> Image.Image:
         if random.uniform(0, 1) > self.prob_flip_leftright:

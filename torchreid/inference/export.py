@@ -103,17 +103,13 @@ def _build_strict(model_name: str, sd: dict[str, torch.Tensor], weights: Any) ->
 
     model = build_model(model_name, num_classes=_num_classes(sd), pretrained=False, use_gpu=False)
     own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    mismatched = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} model keys are missing from the file (e.g. {missing[:3]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} file keys are unknown to the model (e.g. {unexpected[:3]})")
-        if mismatched:
-            parts.append(f"{len(mismatched)} keys have other shapes (e.g. {mismatched[:3]})")
+    problems = {
+        "model keys are missing from the file": [k for k in own if k not in sd],
+        "file keys are unknown to the model": [k for k in sd if k not in own],
+        "keys have other shapes": [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)],
+    }
+    parts = [f"{len(keys)} {what} (e.g. {keys[:3]})" for what, keys in problems.items() if keys]
+    if parts:
         raise ValueError(
             f"'{weights}' does not match architecture '{model_name}': {'; '.join(parts)}. "
             "Pass the model name the checkpoint was trained with (-m)."

@@ -19,7 +19,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -64,6 +64,15 @@ def check_color_order(color_order: str | None) -> str:
     return order
 
 
+class InferenceSettings(NamedTuple):
+    """How an extractor preprocesses its inputs (each extractor exposes the fields as attributes)."""
+
+    image_size: tuple[int, int]
+    pixel_mean: tuple[float, ...]
+    pixel_std: tuple[float, ...]
+    color_order: str
+
+
 def resolve_inference_settings(
     meta: dict[str, Any],
     image_size: Sequence[int],
@@ -71,7 +80,7 @@ def resolve_inference_settings(
     pixel_std: Sequence[float],
     color_order: str | None,
     source: str,
-) -> tuple[tuple[int, int], tuple[float, ...], tuple[float, ...], str]:
+) -> InferenceSettings:
     """Merge explicit arguments with stored metadata: stored values replace defaults; explicit ones win (warned)."""
     chosen: dict[str, Any] = {}
     for key, value, default in (
@@ -110,7 +119,7 @@ def resolve_inference_settings(
         raise ValueError(
             f"image_size must be (height, width) with positive values, got {chosen['image_size']!r}"
         )
-    return (
+    return InferenceSettings(
         (size[0], size[1]),
         tuple(float(v) for v in chosen["pixel_mean"]),
         tuple(float(v) for v in chosen["pixel_std"]),
@@ -121,24 +130,22 @@ def resolve_inference_settings(
 def apply_inference_settings(
     extractor: Any,
     model_name: str,
-    settings: tuple[tuple[int, int], tuple[float, ...], tuple[float, ...], str],
+    settings: InferenceSettings,
     pixel_norm: bool,
     batch_size: int,
     normalize: bool,
 ) -> None:
     """Set the preprocessing and output attributes every extractor back-end exposes under the same names.
 
-    ``settings`` is what :func:`resolve_inference_settings` returns: ``(image_size, pixel_mean, pixel_std,
-    color_order)``.
+    ``settings`` (what :func:`resolve_inference_settings` returns) become the attributes ``image_size``,
+    ``pixel_mean``, ``pixel_std`` and ``color_order``.
     """
-    image_size, pixel_mean, pixel_std, order = settings
-    extractor.images = ImageBatcher(image_size, pixel_mean, pixel_std, pixel_norm, color_order=order)
+    size, mean, std, order = settings
+    extractor.images = ImageBatcher(size, mean, std, pixel_norm, color_order=order)
     extractor.preprocess = extractor.images.preprocess
+    for name, value in settings._asdict().items():
+        setattr(extractor, name, value)
     extractor.model_name = model_name
-    extractor.image_size = image_size
-    extractor.pixel_mean = pixel_mean
-    extractor.pixel_std = pixel_std
-    extractor.color_order = order
     extractor.batch_size = batch_size
     extractor.normalize = bool(normalize)
 
@@ -258,7 +265,7 @@ class FeatureExtractor:
                 model_name
             ):  # the model's own input size (hacnn: 160x64), else the original's 256x128
                 image_size = _Default(tuple(get_model_info(model_name).input_size[1:]))
-        image_size, pixel_mean, pixel_std, order = resolve_inference_settings(
+        settings = resolve_inference_settings(
             meta, image_size, pixel_mean, pixel_std, color_order, f"'{model_path}'"
         )
 
@@ -270,7 +277,7 @@ class FeatureExtractor:
             if verbose:
                 from ..utils.model_complexity import compute_model_complexity
 
-                num_params, flops = compute_model_complexity(model, (1, 3, image_size[0], image_size[1]))
+                num_params, flops = compute_model_complexity(model, (1, 3, *settings.image_size))
                 logger.info(f"Model: {model_name}")
                 logger.info(f"- params: {num_params:,}")
                 logger.info(f"- flops: {flops:,}")
@@ -285,9 +292,7 @@ class FeatureExtractor:
                         f"{len(other)} weights of '{model_path}' did not fit the model: {other}", stacklevel=2
                     )
 
-        apply_inference_settings(
-            self, model_name, (image_size, pixel_mean, pixel_std, order), pixel_norm, batch_size, normalize
-        )
+        apply_inference_settings(self, model_name, settings, pixel_norm, batch_size, normalize)
         self.device = device
         self.precision = precision
         self.channels_last = bool(channels_last)

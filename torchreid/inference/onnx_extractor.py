@@ -115,17 +115,15 @@ class OnnxFeatureExtractor(ExportedFeatureExtractor):
     def __init__(
         self,
         onnx_path: str | os.PathLike,
-        image_size: Sequence[int] = DEFAULT_IMAGE_SIZE,
-        pixel_mean: Sequence[float] = IMAGENET_MEAN,
-        pixel_std: Sequence[float] = IMAGENET_STD,
-        pixel_norm: bool = True,
+        *args: Any,
         providers: Sequence[str] | None = None,
         num_threads: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """``args`` and ``kwargs`` are :class:`ExportedFeatureExtractor`'s (``image_size``, ``pixel_mean``, ...)."""
         self._providers = list(providers or ["CPUExecutionProvider"])
         self._num_threads = num_threads
-        super().__init__(onnx_path, image_size, pixel_mean, pixel_std, pixel_norm, **kwargs)
+        super().__init__(onnx_path, *args, **kwargs)
 
     def _open(self, path: str) -> None:
         ort = import_optional("onnxruntime", "OnnxFeatureExtractor")

@@ -10,12 +10,10 @@ Needs the optional ``openvino`` package (``pip install openvino`` or ``pip insta
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .feature_extractor import DEFAULT_IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
 from .onnx_extractor import ExportedFeatureExtractor, import_optional
 
 __all__ = ["OpenVINOFeatureExtractor", "read_openvino_metadata"]
@@ -42,17 +40,15 @@ class OpenVINOFeatureExtractor(ExportedFeatureExtractor):
     def __init__(
         self,
         model_path: str | os.PathLike,
-        image_size: Sequence[int] = DEFAULT_IMAGE_SIZE,
-        pixel_mean: Sequence[float] = IMAGENET_MEAN,
-        pixel_std: Sequence[float] = IMAGENET_STD,
-        pixel_norm: bool = True,
+        *args: Any,
         device: str = "CPU",
         num_threads: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """``args`` and ``kwargs`` are :class:`ExportedFeatureExtractor`'s (``image_size``, ``pixel_mean``, ...)."""
         self._device = device
         self._num_threads = num_threads
-        super().__init__(model_path, image_size, pixel_mean, pixel_std, pixel_norm, **kwargs)
+        super().__init__(model_path, *args, **kwargs)
 
     def _open(self, path: str) -> None:
         ov = import_optional("openvino", "OpenVINOFeatureExtractor")

@@ -16,29 +16,11 @@ import sys
 import types
 from typing import Any
 
-from .registry import (
-    MODELS,
-    ModelInfo,
-    build_model,
-    get_model_info,
-    is_model,
-    list_models,
-    model_factory,
-    register_model,
-    show_avai_models,
-)
+from . import registry
+from .registry import *  # noqa: F403 - the registry's public names are this package's
+from .registry import get_model_info, is_model, list_models, model_factory
 
-__all__ = [
-    "MODELS",
-    "ModelInfo",
-    "build_model",
-    "get_model_info",
-    "is_model",
-    "list_models",
-    "model_factory",
-    "register_model",
-    "show_avai_models",
-]
+__all__ = list(registry.__all__)
 
 # The original exposed its name → factory dict as ``torchreid.models.__model_factory``; scripts that read it
 # (e.g. ``list(torchreid.models.__model_factory)``) keep working with this read-only view.

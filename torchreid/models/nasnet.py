@@ -146,7 +146,7 @@ class FactorizedReduction(nn.Module):
 
 
 class CellStem0(nn.Module):
-    def __init__(self, stem_filters: int, num_filters: int) -> None:
+    def __init__(self, stem_filters: int, num_filters: int = 42) -> None:
         super().__init__()
         self.conv_1x1 = ReluConvBn(stem_filters, num_filters)
         self.comb_iter_0_left = BranchSeparables(num_filters, num_filters, 5, 2, 2)
@@ -180,7 +180,7 @@ class _ReductionLike(nn.Module):
         c4 = self.comb_iter_4_left(c0) + self.comb_iter_4_right(left)
         return torch.cat([c1, c2, c3, c4], 1)
 
-    def _branches(self, n: int, shifted: bool) -> None:
+    def _reduction_branches(self, n: int, shifted: bool) -> None:
         if shifted:
             max_pool, avg_pool = ShiftedPool("max"), ShiftedPool("avg")
             max_pool_4 = ShiftedPool("max")
@@ -203,7 +203,7 @@ class CellStem1(_ReductionLike):
         super().__init__()
         self.conv_1x1 = ReluConvBn(2 * num_filters, num_filters)
         FactorizedReduction.build(self, stem_filters, num_filters)
-        self._branches(num_filters, shifted=False)
+        self._reduction_branches(num_filters, shifted=False)
 
     def forward(self, x_conv0: torch.Tensor, x_stem_0: torch.Tensor) -> torch.Tensor:
         left = self.conv_1x1(x_stem_0)
@@ -211,21 +211,38 @@ class CellStem1(_ReductionLike):
         return self._combine(left, right)
 
 
-class ReductionCell(_ReductionLike):
+class _Cell(nn.Module):
+    """A cell of the body on the outputs of the two previous cells: ``x`` (``in_channels_right`` channels, taken
+    to ``out_channels_right`` by ``conv_1x1``) and ``x_prev`` (``in_channels_left``, taken to ``out_channels_left``
+    by ``conv_prev_1x1``), then combined by the branches of the cell's kind (:meth:`_branches`)."""
+
     def __init__(
         self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int
     ) -> None:
         super().__init__()
-        self.conv_prev_1x1 = ReluConvBn(in_channels_left, out_channels_left)
-        self.conv_1x1 = ReluConvBn(in_channels_right, out_channels_right)
-        self._branches(out_channels_right, shifted=True)
+        left = self._inputs(in_channels_left, out_channels_left, in_channels_right, out_channels_right)
+        self._branches(left, out_channels_right)
+
+    def _inputs(self, in_left: int, out_left: int, in_right: int, out_right: int) -> int:
+        """Create the 1x1 convs on both inputs; return the channels of the prepared ``x_prev``."""
+        self.conv_prev_1x1 = ReluConvBn(in_left, out_left)
+        self.conv_1x1 = ReluConvBn(in_right, out_right)
+        return out_left
+
+    def _branches(self, out_left: int, out_right: int) -> None:
+        raise NotImplementedError
+
+
+class ReductionCell(_ReductionLike, _Cell):
+    def _branches(self, out_left: int, out_right: int) -> None:
+        self._reduction_branches(out_right, shifted=True)
 
     def forward(self, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
         # named as the original: the current input is combined on the "left" of each pair
         return self._combine(self.conv_1x1(x), self.conv_prev_1x1(x_prev))
 
 
-class _NormalLike(nn.Module):
+class NormalCell(_Cell):
     def _branches(self, out_left: int, out_right: int) -> None:
         self.comb_iter_0_left = BranchSeparables(out_right, out_right, 5, 1, 2)
         self.comb_iter_0_right = BranchSeparables(out_left, out_left, 3, 1, 1)
@@ -244,33 +261,21 @@ class _NormalLike(nn.Module):
         c4 = self.comb_iter_4_left(x_right) + x_right
         return torch.cat([x_left, c0, c1, c2, c3, c4], 1)
 
+    def forward(self, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
+        return self._combine(self.conv_prev_1x1(x_prev), self.conv_1x1(x))
 
-class FirstCell(_NormalLike):
-    """Normal cell whose previous-previous input has twice the resolution (after a reduction)."""
 
-    def __init__(
-        self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int
-    ) -> None:
-        super().__init__()
-        self.conv_1x1 = ReluConvBn(in_channels_right, out_channels_right)
-        FactorizedReduction.build(self, in_channels_left, 2 * out_channels_left)
-        self._branches(2 * out_channels_left, out_channels_right)
+class FirstCell(NormalCell):
+    """Normal cell whose previous-previous input has twice the resolution (after a reduction): ``x_prev`` is
+    brought to ``2 * out_channels_left`` channels at the new resolution by a factorized reduction."""
+
+    def _inputs(self, in_left: int, out_left: int, in_right: int, out_right: int) -> int:
+        self.conv_1x1 = ReluConvBn(in_right, out_right)
+        FactorizedReduction.build(self, in_left, 2 * out_left)
+        return 2 * out_left
 
     def forward(self, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
         return self._combine(FactorizedReduction.apply(self, x_prev), self.conv_1x1(x))
-
-
-class NormalCell(_NormalLike):
-    def __init__(
-        self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int
-    ) -> None:
-        super().__init__()
-        self.conv_prev_1x1 = ReluConvBn(in_channels_left, out_channels_left)
-        self.conv_1x1 = ReluConvBn(in_channels_right, out_channels_right)
-        self._branches(out_channels_left, out_channels_right)
-
-    def forward(self, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
-        return self._combine(self.conv_prev_1x1(x_prev), self.conv_1x1(x))
 
 
 class NASNetAMobile(nn.Module):

@@ -30,6 +30,7 @@ from torch import nn
 from ..utils.registry import Registry
 
 __all__ = [
+    "MODELS",
     "ModelInfo",
     "build_model",
     "get_model_info",

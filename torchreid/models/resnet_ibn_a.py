@@ -38,16 +38,8 @@ class IBN(nn.Module):
 class BottleneckIBNa(Bottleneck):
     """Bottleneck whose ``bn1`` is an :class:`IBN` layer when ``ibn`` is true."""
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        ibn: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(inplanes, planes, stride, downsample, **kwargs)
+    def __init__(self, *args: Any, ibn: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if ibn:
             self.bn1 = IBN(self.conv1.out_channels)
 

@@ -22,23 +22,13 @@ __all__ = ["BottleneckIBNb", "ResNetIBNb", "resnet50_ibn_b"]
 class BottleneckIBNb(Bottleneck):
     """Bottleneck followed (after the residual add, before the ReLU) by an affine InstanceNorm when ``IN``."""
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        IN: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(inplanes, planes, stride, downsample, **kwargs)
-        self.IN = nn.InstanceNorm2d(planes * self.expansion, affine=True) if IN else None
+    def __init__(self, *args: Any, IN: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.IN = nn.InstanceNorm2d(self.bn3.num_features, affine=True) if IN else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out)) + identity
+        out = self._residual(x) + identity
         if self.IN is not None:
             out = self.IN(out)
         return self.relu(out)

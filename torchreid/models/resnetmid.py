@@ -17,25 +17,28 @@ from torch import nn
 
 from .common import build_fc_layers, init_params, reid_output
 from .registry import register_model
-from .resnet import Bottleneck, ResNet
+from .resnet import BasicBlock, Bottleneck, ResNet
 
 __all__ = ["ResNetMid", "resnet50mid"]
 
 
 class ResNetMid(ResNet):
+    """ResNet-Mid; the arguments in the original's order, then ``dropout_p`` (after each fusion fc layer)."""
+
     def __init__(
         self,
         num_classes: int,
         loss: str,
-        block: type = Bottleneck,
-        layers: Any = (3, 4, 6, 3),
+        block: type[BasicBlock | Bottleneck] = Bottleneck,
+        layers: Sequence[int] = (3, 4, 6, 3),
+        last_stride: int = 2,
         fc_dims: Sequence[int] | None = (1024,),
         dropout_p: float | None = None,
         **kwargs: Any,
     ) -> None:
         if not fc_dims:
             raise ValueError("ResNetMid needs fc_dims for its mid-level fusion layer")
-        super().__init__(num_classes, loss, block=block, layers=layers, **kwargs)
+        super().__init__(num_classes, loss, block=block, layers=layers, last_stride=last_stride, **kwargs)
         del self.classifier  # re-created after fc_fusion, keeping the original's state-dict order
         width = 512 * block.expansion
         self.fc_fusion, fused_dim = build_fc_layers(list(fc_dims), width * 2, dropout_p)
@@ -70,14 +73,13 @@ class ResNetMid(ResNet):
     license="BSD-3-Clause",
 )
 def resnet50mid(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> ResNetMid:
-    kwargs.setdefault("last_stride", 2)
-    kwargs.setdefault("fc_dims", [1024])
+    """ResNet-50 with mid-level feature fusion (``last_stride=2``, ``fc_dims=[1024]``: 3072-d features)."""
     return ResNetMid(num_classes, loss, **kwargs)
 
 
 # --- LEGACY: names of the original Torchreid v1.4.0 kept at this path (see torchreid/models/_legacy.py) ---
 from ._legacy import RESNET_MODEL_URLS as _URLS  # noqa: E402
 from ._legacy import init_pretrained_weights  # noqa: E402, F401
-from .resnet import BasicBlock, conv3x3  # noqa: E402, F401
+from .resnet import conv3x3  # noqa: E402, F401 - BasicBlock is imported above
 
 model_urls = {k: _URLS[k] for k in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")}

@@ -14,7 +14,7 @@ SE-ResNet bottlenecks put the stride on their first 1x1 conv, SE-ResNeXt bottlen
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -70,6 +70,7 @@ class _SEBottleneckBase(nn.Module):
 
     expansion = 4
     stride_on_1x1 = False
+    base_width = 64  # ResNeXt width per group when the ``base_width`` argument is None
 
     def __init__(
         self,
@@ -79,10 +80,10 @@ class _SEBottleneckBase(nn.Module):
         reduction: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
-        base_width: int = 64,
+        base_width: int | None = None,
     ) -> None:
         super().__init__()
-        width1, width2 = self._widths(planes, groups, base_width)
+        width1, width2 = self._widths(planes, groups, self.base_width if base_width is None else base_width)
         s1, s3 = (stride, 1) if self.stride_on_1x1 else (1, stride)
         self.conv1 = nn.Conv2d(inplanes, width1, kernel_size=1, stride=s1, bias=False)
         self.bn1 = nn.BatchNorm2d(width1)
@@ -114,19 +115,9 @@ class SEResNetBottleneck(_SEBottleneckBase):
 
 
 class SEResNeXtBottleneck(_SEBottleneckBase):
-    """ResNeXt bottleneck (grouped 3x3 conv carrying the stride) with an SE gate."""
+    """ResNeXt bottleneck (grouped 3x3 conv carrying the stride) with an SE gate; ``base_width`` defaults to 4."""
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        groups: int,
-        reduction: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        base_width: int = 4,
-    ) -> None:
-        super().__init__(inplanes, planes, groups, reduction, stride, downsample, base_width)
+    base_width = 4
 
     def _widths(self, planes: int, groups: int, base_width: int) -> tuple[int, int]:
         width = (planes * base_width // 64) * groups
@@ -171,79 +162,49 @@ class SENet(ResStagesReIDModel):
         self.inplanes = inplanes
         self.downsample_kernel_size = downsample_kernel_size
         self.downsample_padding = downsample_padding
-        self.groups = groups
-        self.reduction = reduction
-        self.base_width = base_width
-        if input_3x3:  # three 3x3 convs (SENet-154)
-            stem = [
-                ("conv1", nn.Conv2d(3, 64, 3, stride=2, padding=1, bias=False)),
-                ("bn1", nn.BatchNorm2d(64)),
-                ("relu1", nn.ReLU(inplace=True)),
-                ("conv2", nn.Conv2d(64, 64, 3, stride=1, padding=1, bias=False)),
-                ("bn2", nn.BatchNorm2d(64)),
-                ("relu2", nn.ReLU(inplace=True)),
-                ("conv3", nn.Conv2d(64, inplanes, 3, stride=1, padding=1, bias=False)),
-                ("bn3", nn.BatchNorm2d(inplanes)),
-                ("relu3", nn.ReLU(inplace=True)),
-            ]
-        else:
-            stem = [
-                ("conv1", nn.Conv2d(3, inplanes, kernel_size=7, stride=2, padding=3, bias=False)),
-                ("bn1", nn.BatchNorm2d(inplanes)),
-                ("relu1", nn.ReLU(inplace=True)),
-            ]
+        self._block_args = {"groups": groups, "reduction": reduction, "base_width": base_width}
+        # (in, out, kernel, stride) of each conv → BN → ReLU: three 3x3 convs (SENet-154) or one 7x7 conv
+        convs = [(3, 64, 3, 2), (64, 64, 3, 1), (64, inplanes, 3, 1)] if input_3x3 else [(3, inplanes, 7, 2)]
+        stem: list[tuple[str, nn.Module]] = []
+        for i, (cin, cout, k, s) in enumerate(convs, 1):
+            stem.append((f"conv{i}", nn.Conv2d(cin, cout, k, stride=s, padding=k // 2, bias=False)))
+            stem.append((f"bn{i}", nn.BatchNorm2d(cout)))
+            stem.append((f"relu{i}", nn.ReLU(inplace=True)))
         stem.append(("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)))
         self.layer0 = nn.Sequential(OrderedDict(stem))
         self._build_stages_and_head(block, layers, last_stride, num_classes, fc_dims, dropout_p)
 
     def _block_kwargs(self, planes: int, index: int, blocks: int) -> dict[str, Any]:
-        return {"groups": self.groups, "reduction": self.reduction, "base_width": self.base_width}
+        return self._block_args
 
     def featuremaps(self, x: torch.Tensor) -> torch.Tensor:
         return self._stages(self.layer0(x))
 
 
-# The registered variants (factories ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``).
+def _variant(
+    name: str,
+    block: type[_SEBottleneckBase],
+    layers: Sequence[int],
+    feature_dim: int = 2048,
+    weights: str | None = None,
+    **defaults: Any,
+) -> Callable[..., nn.Module]:
+    """Register ``name``: an SENet of ``block`` x ``layers`` with the ImageNet weights of ``weights`` (or ``name``)."""
+    metadata = {"feature_dim": feature_dim, **_META[weights or name]}
+    return model_variant(name, SENet, block=block, layers=layers, defaults=defaults, metadata=metadata)
+
+
+# The registered variants (factories ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``): name, block,
+# blocks per stage, feature size, ImageNet weights, defaults the caller may override.
 _RESNEXT = {"groups": 32, "base_width": 4}
-se_resnet50 = model_variant(
-    "se_resnet50",
-    SENet,
-    block=SEResNetBottleneck,
-    layers=[3, 4, 6, 3],
-    metadata={"feature_dim": 2048, **_META["se_resnet50"]},
-)
-se_resnet50_fc512 = model_variant(
-    "se_resnet50_fc512",
-    SENet,
-    doc="SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding.",
-    block=SEResNetBottleneck,
-    layers=[3, 4, 6, 3],
-    defaults={"last_stride": 1, "fc_dims": [512]},
-    metadata={"feature_dim": 512, **_META["se_resnet50"]},
-)
-se_resnet101 = model_variant(
-    "se_resnet101",
-    SENet,
-    block=SEResNetBottleneck,
-    layers=[3, 4, 23, 3],
-    metadata={"feature_dim": 2048, **_META["se_resnet101"]},
-)
-se_resnext50_32x4d = model_variant(
-    "se_resnext50_32x4d",
-    SENet,
-    block=SEResNeXtBottleneck,
-    layers=[3, 4, 6, 3],
-    defaults=_RESNEXT,
-    metadata={"feature_dim": 2048, **_META["se_resnext50_32x4d"]},
-)
-se_resnext101_32x4d = model_variant(
-    "se_resnext101_32x4d",
-    SENet,
-    block=SEResNeXtBottleneck,
-    layers=[3, 4, 23, 3],
-    defaults=_RESNEXT,
-    metadata={"feature_dim": 2048, **_META["se_resnext101_32x4d"]},
-)
+# fmt: off
+se_resnet50 = _variant("se_resnet50", SEResNetBottleneck, [3, 4, 6, 3])
+se_resnet50_fc512 = _variant("se_resnet50_fc512", SEResNetBottleneck, [3, 4, 6, 3], 512, "se_resnet50", last_stride=1, fc_dims=[512])
+se_resnet101 = _variant("se_resnet101", SEResNetBottleneck, [3, 4, 23, 3])
+se_resnext50_32x4d = _variant("se_resnext50_32x4d", SEResNeXtBottleneck, [3, 4, 6, 3], **_RESNEXT)
+se_resnext101_32x4d = _variant("se_resnext101_32x4d", SEResNeXtBottleneck, [3, 4, 23, 3], **_RESNEXT)
+# fmt: on
+se_resnet50_fc512.__doc__ = "SE-ResNet-50 with ``last_stride=1`` and a 512-d fc embedding."
 
 
 class SEBottleneck(_SEBottleneckBase):

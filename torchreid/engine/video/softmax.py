@@ -59,13 +59,5 @@ class VideoSoftmaxEngine(VideoEngineMixin, ImageSoftmaxEngine):
         eval_chunk_size: int = DEFAULT_EVAL_CHUNK_SIZE,
         **engine_kwargs: Any,
     ) -> None:
-        super().__init__(
-            datamanager,
-            model,
-            optimizer,
-            scheduler=scheduler,
-            use_gpu=use_gpu,
-            label_smooth=label_smooth,
-            **engine_kwargs,
-        )
+        super().__init__(datamanager, model, optimizer, scheduler, use_gpu, label_smooth, **engine_kwargs)
         self._setup_video(pooling_method, eval_chunk_size)

@@ -55,12 +55,12 @@ class VideoTripletEngine(VideoEngineMixin, ImageTripletEngine):
             datamanager,
             model,
             optimizer,
-            margin=margin,
-            weight_t=weight_t,
-            weight_x=weight_x,
-            scheduler=scheduler,
-            use_gpu=use_gpu,
-            label_smooth=label_smooth,
+            margin,
+            weight_t,
+            weight_x,
+            scheduler,
+            use_gpu,
+            label_smooth,
             **engine_kwargs,
         )
         self._setup_video(pooling_method, eval_chunk_size)

@@ -83,3 +83,62 @@ def test_split_entry_and_load_cached_split_round_trip(tmp_path):
     (tmp_path / "3.jpg").unlink()
     with pytest.raises(FileNotFoundError, match=r"toy split 0 .*splits\.json"):
         C.load_cached_split(Toy(), "toy", 0, verbose=False)
+
+
+# ------------------------------------------------------------------------------------- generated datasets
+
+
+def _writer(calls: list, value: int):
+    import json
+
+    def generate(folder: str) -> None:
+        calls.append(folder)
+        with open(f"{folder}/data.txt", "w") as f:
+            f.write(str(value))
+        with open(f"{folder}/manifest.json", "w") as f:  # last, as the real generators do
+            json.dump({"value": value}, f)
+
+    return generate
+
+
+def test_ensure_generated_generates_once_then_reuses(tmp_path):
+    from torchreid.data.datasets.image._common import ensure_generated
+
+    calls: list = []
+    args = (str(tmp_path), "tag", _writer(calls, 1), lambda m: m.get("value") == 1, "test data")
+    data_dir, manifest = ensure_generated(*args, verbose=False)
+    assert manifest == {"value": 1} and data_dir == str(tmp_path / "tag")
+    assert (tmp_path / "tag" / "data.txt").read_text() == "1"
+    assert ensure_generated(*args, verbose=False) == (data_dir, manifest) and len(calls) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tag"]  # no temporary folder left behind
+
+
+def test_ensure_generated_redoes_interrupted_or_stale_folders(tmp_path):
+    from torchreid.data.datasets.image._common import ensure_generated
+
+    (tmp_path / "tag").mkdir()
+    (tmp_path / "tag" / "half.txt").write_text("interrupted: no manifest")
+    calls: list = []
+    ensure_generated(str(tmp_path), "tag", _writer(calls, 1), lambda m: True, "test data", verbose=False)
+    assert len(calls) == 1 and not (tmp_path / "tag" / "half.txt").exists()
+    # a manifest that is_current rejects (another format version) is generated again
+    _, manifest = ensure_generated(
+        str(tmp_path), "tag", _writer(calls, 2), lambda m: m.get("value") == 2, "test data", verbose=False
+    )
+    assert manifest == {"value": 2} and len(calls) == 2
+    assert (tmp_path / "tag" / "data.txt").read_text() == "2"
+
+
+def test_ensure_generated_keeps_a_copy_a_concurrent_process_finished_first(tmp_path):
+    import json
+
+    from torchreid.data.datasets.image._common import ensure_generated
+
+    def generate(folder: str) -> None:  # while this process generates, another one completes the folder
+        (tmp_path / "tag").mkdir()
+        (tmp_path / "tag" / "manifest.json").write_text(json.dumps({"by": "other"}))
+        _writer([], 1)(folder)
+
+    _, manifest = ensure_generated(str(tmp_path), "tag", generate, lambda m: True, "test data", verbose=False)
+    assert manifest == {"by": "other"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tag"]

@@ -306,3 +306,14 @@ def test_dukevid_min_seq_len(tmp_path):
         warnings.simplefilter("ignore")
         ds = cls(root=str(tmp_path), min_seq_len=5, verbose=False)
     assert [(len(r[0]), r[1], r[2]) for r in ds.train] == [(6, 0, 7)] and ds.num_train_pids == 1
+
+
+def test_synthetic_video_takes_numpy_integers(tmp_path):
+    """Sizes from NumPy (or a YAML loader giving other int types) become plain ints: the spec is hashed as JSON."""
+    from torchreid.data.datasets.video.synthetic_video import SyntheticVideo
+
+    kw = {"num_train_ids": np.int64(2), "num_test_ids": np.int64(2), "num_cams": np.int32(2),
+          "min_len": np.int64(2), "max_len": np.int64(3), "frame_size": (np.int64(32), 16), "seed": np.int64(1)}  # fmt: skip
+    ds = SyntheticVideo(root=str(tmp_path), verbose=False, **kw)
+    assert all(type(v) is int for v in vars(ds.spec).values())
+    assert ds.spec.num_train_ids == 2 and ds.num_train_pids == 2

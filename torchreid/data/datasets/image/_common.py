@@ -8,20 +8,26 @@ and rebased onto the current dataset folder when their absolute paths no longer 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import operator
 import os
 import os.path as osp
 import re
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import asdict
+from typing import Any, ClassVar
 
 __all__ = [
     "IMG_EXTS",
     "SPLIT_SEED",
+    "GeneratedSpec",
     "cached_splits",
+    "ensure_generated",
     "from_json_records",
     "list_images",
     "load_cached_split",
@@ -70,6 +76,78 @@ def write_json(obj: Any, path: str) -> bool:
             stacklevel=3,
         )
         return False
+
+
+class GeneratedSpec:
+    """Base of the frozen dataclasses that fully describe a generated dataset (the synthetic ones): a digest of
+    every field and a readable folder name (``tag``) that changes whenever any field does."""
+
+    format_version: ClassVar[int] = 1  # bump when the generator's output changes
+    num_train_ids: int
+    num_test_ids: int
+    num_cams: int
+    height: int
+    width: int
+    seed: int
+
+    def digest(self) -> str:
+        payload = json.dumps({"version": self.format_version, **asdict(self)}, sort_keys=True)  # type: ignore[call-overload]
+        return hashlib.sha1(payload.encode()).hexdigest()[:10]
+
+    def tag(self) -> str:
+        """Folder name: the main parameters (readable) and a digest of all of them."""
+        return (
+            f"{self.num_train_ids}+{self.num_test_ids}ids_{self.num_cams}cams_{self.height}x{self.width}"
+            f"_seed{self.seed}_{self.digest()}"
+        )
+
+
+def ensure_generated(
+    base_dir: str,
+    tag: str,
+    generate: Callable[[str], Any],
+    is_current: Callable[[dict], bool],
+    what: str,
+    verbose: bool = True,
+) -> tuple[str, dict]:
+    """``(data_dir, manifest)`` of the generated dataset ``<base_dir>/<tag>/``, generating it first if needed.
+
+    ``generate(folder)`` writes the files and, last, ``folder/manifest.json``: a folder whose manifest is missing
+    (an interrupted run) or fails ``is_current`` is generated again. Generation happens in a temporary sibling
+    folder renamed into place, so concurrent processes (DDP ranks) never see a half-written dataset.
+    """
+    data_dir = osp.join(base_dir, tag)
+    manifest_path = osp.join(data_dir, "manifest.json")
+
+    def complete() -> dict | None:
+        try:
+            manifest = read_json(manifest_path)
+        except (OSError, ValueError):
+            return None
+        return manifest if isinstance(manifest, dict) and is_current(manifest) else None
+
+    manifest = complete()
+    if manifest is not None:
+        return data_dir, manifest
+    if verbose:
+        logger.info(f"=> Generating {what} in {data_dir} (one-off)")
+    os.makedirs(base_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{tag}.", dir=base_dir)
+    try:
+        generate(tmp)
+        if osp.isdir(data_dir):
+            manifest = complete()
+            if manifest is not None:  # a concurrent process finished first
+                return data_dir, manifest
+            shutil.rmtree(data_dir)  # an interrupted earlier attempt
+        try:
+            os.replace(tmp, data_dir)
+        except OSError:
+            if complete() is None:  # pragma: no cover - lost a race and the winner failed
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return data_dir, read_json(manifest_path)
 
 
 def _rebase(path: str, base: str) -> str:

@@ -119,11 +119,8 @@ def _read_csv(path: str, what: str) -> Records:
                 raise CustomDataError(
                     f"{what}: {path} has no header line; its first line must be 'path,pid,camid' (got {header})"
                 )
-            parts = []
-            if unknown:
-                parts.append(f"unknown column(s) {', '.join(repr(h) for h in unknown)}")
-            if missing:
-                parts.append(f"missing column(s) {', '.join(repr(c) for c in missing)}")
+            found = {"unknown": unknown, "missing": missing}
+            parts = [f"{kind} column(s) {', '.join(map(repr, cols))}" for kind, cols in found.items() if cols]
             raise CustomDataError(
                 f"{what}: {path}: {'; '.join(parts)}. The header must name exactly the columns path,pid,camid "
                 "(in any order)"

@@ -15,13 +15,10 @@ generated again. The same parameters always produce the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import os.path as osp
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,6 +26,7 @@ from PIL import Image, ImageFilter
 
 from .. import register_image_dataset
 from ..dataset import ImageDataset
+from ._common import GeneratedSpec, ensure_generated
 
 __all__ = ["Synthetic", "SyntheticSpec", "generate_synthetic", "render_person"]
 
@@ -60,8 +58,10 @@ _LOWER = ("trousers", "shorts", "skirt")
 
 
 @dataclass(frozen=True)
-class SyntheticSpec:
+class SyntheticSpec(GeneratedSpec):
     """Everything that determines the generated files."""
+
+    format_version = _FORMAT_VERSION
 
     num_train_ids: int = 100
     num_test_ids: int = 50
@@ -92,14 +92,6 @@ class SyntheticSpec:
             raise ValueError("synthetic images must be at least 16x8 pixels")
         if self.num_train_ids + self.num_test_ids > 9999:
             raise ValueError("synthetic supports at most 9999 identities")
-
-    def tag(self) -> str:
-        payload = json.dumps({"version": _FORMAT_VERSION, **asdict(self)}, sort_keys=True)
-        digest = hashlib.sha1(payload.encode()).hexdigest()[:10]
-        return (
-            f"{self.num_train_ids}+{self.num_test_ids}ids_{self.num_cams}cams_{self.height}x{self.width}"
-            f"_seed{self.seed}_{digest}"
-        )
 
 
 # ------------------------------------------------------------------------------------------------- appearance
@@ -317,40 +309,18 @@ def generate_synthetic(out_dir: str, spec: SyntheticSpec) -> dict:
 
 def _ensure_generated(base_dir: str, spec: SyntheticSpec, verbose: bool) -> tuple[str, dict]:
     """Return ``(data_dir, manifest)``, generating the data first when no complete copy exists."""
-    data_dir = osp.join(base_dir, spec.tag())
-    manifest_path = osp.join(data_dir, _MANIFEST)
-    if osp.isfile(manifest_path):
-        try:
-            with open(manifest_path, encoding="utf-8") as f:
-                manifest = json.load(f)
-            if manifest.get("spec") == asdict(spec) and manifest.get("version") == _FORMAT_VERSION:
-                return data_dir, manifest
-        except (OSError, ValueError):
-            pass
-    if verbose:
-        logger.info(f"Generating the synthetic re-ID dataset in {data_dir} ...")
-    os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{spec.tag()}.", dir=base_dir)
-    try:
-        manifest = generate_synthetic(tmp, spec)
-        with open(osp.join(tmp, _MANIFEST), "w", encoding="utf-8") as f:
+
+    def generate(out_dir: str) -> None:
+        manifest = generate_synthetic(out_dir, spec)
+        with open(osp.join(out_dir, _MANIFEST), "w", encoding="utf-8") as f:  # last: marks a complete copy
             json.dump(manifest, f)
-        if osp.isdir(data_dir):  # an incomplete earlier attempt, or a concurrent process that finished first
-            if osp.isfile(manifest_path):
-                shutil.rmtree(tmp, ignore_errors=True)
-                with open(manifest_path, encoding="utf-8") as f:
-                    return data_dir, json.load(f)
-            shutil.rmtree(data_dir)
-        try:
-            os.replace(tmp, data_dir)
-        except OSError:
-            if not osp.isfile(manifest_path):  # pragma: no cover - lost a race and the winner failed
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if osp.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return data_dir, manifest
+
+    def is_current(manifest: dict) -> bool:
+        return manifest.get("spec") == asdict(spec) and manifest.get("version") == _FORMAT_VERSION
+
+    return ensure_generated(
+        base_dir, spec.tag(), generate, is_current, "the synthetic re-ID dataset", verbose
+    )
 
 
 @register_image_dataset("synthetic")

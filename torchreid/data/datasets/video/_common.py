@@ -8,10 +8,21 @@ import os.path as osp
 import re
 from typing import Any
 
-from ..image._common import _rebase, cached_splits, loadmat_checked, pick_split, read_json, write_json
+from ..image._common import (
+    GeneratedSpec,
+    _rebase,
+    cached_splits,
+    ensure_generated,
+    loadmat_checked,
+    pick_split,
+    read_json,
+    write_json,
+)
 
 __all__ = [
+    "GeneratedSpec",
     "cached_splits",
+    "ensure_generated",
     "list_frames",
     "loadmat_checked",
     "pick_split",

@@ -12,20 +12,17 @@ express motion that is coherent over a tracklet, hence the small renderer here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import os.path as osp
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import register_video_dataset
 from ..dataset import VideoDataset
-from ._common import read_json, tracklets_from_json, tracklets_to_json
+from ._common import GeneratedSpec, ensure_generated, tracklets_from_json, tracklets_to_json
 
 __all__ = ["SyntheticVideo", "generate_synthetic_video", "render_tracklet"]
 
@@ -35,8 +32,10 @@ _FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
-class SyntheticVideoSpec:
+class SyntheticVideoSpec(GeneratedSpec):
     """Everything that determines the generated files (its hash names the cache)."""
+
+    format_version = _FORMAT_VERSION
 
     num_train_ids: int = 24
     num_test_ids: int = 24
@@ -59,17 +58,6 @@ class SyntheticVideoSpec:
             )
         if self.height < 16 or self.width < 8:
             raise ValueError("synthetic_video frames must be at least 16x8 pixels")
-
-    def digest(self) -> str:
-        payload = json.dumps({"version": _FORMAT_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha1(payload.encode()).hexdigest()[:10]
-
-    def tag(self) -> str:
-        """Folder name: the main parameters (readable) and a digest of all of them."""
-        return (
-            f"{self.num_train_ids}+{self.num_test_ids}ids_{self.num_cams}cams_{self.height}x{self.width}"
-            f"_seed{self.seed}_{self.digest()}"
-        )
 
 
 # --------------------------------------------------------------------------------------------------- rendering
@@ -216,43 +204,16 @@ def generate_synthetic_video(out_dir: str, spec: SyntheticVideoSpec) -> dict:
 
 
 def _ensure_generated(base_dir: str, spec: SyntheticVideoSpec, verbose: bool) -> tuple[str, dict]:
-    """Return ``(data_dir, manifest)`` for ``spec``, generating the data first when no complete copy exists.
-
-    Each spec has its own folder ``<base_dir>/<spec tag>/``; ``manifest.json`` is written last, so a folder
-    without it is an interrupted generation and is redone. Generation happens in a temporary sibling folder
-    renamed into place, so concurrent processes (DDP ranks) never see a half-written dataset.
-    """
-    data_dir = osp.join(base_dir, spec.tag())
-    manifest_path = osp.join(data_dir, "manifest.json")
-
-    def complete() -> dict | None:
-        try:
-            manifest = read_json(manifest_path)
-        except (OSError, ValueError):
-            return None
-        return manifest if manifest.get("digest") == spec.digest() else None
-
-    manifest = complete()
-    if manifest is not None:
-        return data_dir, manifest
-    if verbose:
-        logger.info(f"=> Generating the synthetic video dataset in {data_dir} (one-off)")
-    os.makedirs(base_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{spec.tag()}.", dir=base_dir)
-    try:
-        generate_synthetic_video(tmp, spec)
-        if osp.isdir(data_dir):
-            if complete() is not None:  # a concurrent process finished first
-                return data_dir, complete()
-            shutil.rmtree(data_dir)  # an interrupted earlier attempt
-        try:
-            os.replace(tmp, data_dir)
-        except OSError:
-            if complete() is None:  # pragma: no cover - lost a race and the winner failed
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return data_dir, read_json(manifest_path)
+    """Return ``(data_dir, manifest)`` for ``spec`` (in ``<base_dir>/<spec tag>/``), generating the data first
+    when no complete copy exists (see :func:`~torchreid.data.datasets.image._common.ensure_generated`)."""
+    return ensure_generated(
+        base_dir,
+        spec.tag(),
+        lambda out_dir: generate_synthetic_video(out_dir, spec),
+        lambda manifest: manifest.get("digest") == spec.digest(),
+        "the synthetic video dataset",
+        verbose,
+    )
 
 
 @register_video_dataset("synthetic_video")
@@ -287,16 +248,17 @@ class SyntheticVideo(VideoDataset):
     ):
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
+        # plain ints: the spec is hashed as JSON (a NumPy integer is not JSON serializable)
         self.spec = SyntheticVideoSpec(
-            num_train_ids=num_train_ids,
-            num_test_ids=num_test_ids,
-            num_cams=num_cams,
-            tracklets_per_cam=tracklets_per_cam,
-            min_len=min_len,
-            max_len=max_len,
+            num_train_ids=int(num_train_ids),
+            num_test_ids=int(num_test_ids),
+            num_cams=int(num_cams),
+            tracklets_per_cam=int(tracklets_per_cam),
+            min_len=int(min_len),
+            max_len=int(max_len),
             height=int(frame_size[0]),
             width=int(frame_size[1]),
-            seed=seed,
+            seed=int(seed),
         )
         self.spec.validate()
         self.data_dir, manifest = _ensure_generated(self.dataset_dir, self.spec, kwargs.get("verbose", True))
