@@ -254,13 +254,27 @@ def test_se_bottlenecks_keep_the_original_defaults():
     assert SEResNetBottleneck(256, 64, 1, 16).se_module.fc1.out_channels == 16
 
 
+def test_senet_takes_the_original_positional_order():
+    from torchreid.models.senet import SENet, SEResNetBottleneck
+
+    # groups, reduction, dropout_p, inplanes, input_3x3, downsample_kernel_size, downsample_padding, last_stride,
+    # fc_dims: the original's order
+    m = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1], 1, 16, 0.5, 64, False, 1, 0, 1, [32])
+    assert m.layer0.conv1.kernel_size == (7, 7) and m.layer4[0].conv1.stride == (1, 1)
+    assert m.feature_dim == 32 and isinstance(m.fc[-1], nn.Dropout) and m.fc[-1].p == 0.5
+
+
 def test_senet_stems():
     from torchreid.models.senet import SENet, SEResNetBottleneck
 
-    plain = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1])
+    plain = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1], 1, 16, None, 64, False, 1, 0)
     assert [n for n, _ in plain.layer0.named_children()] == ["conv1", "bn1", "relu1", "pool"]
     assert plain.layer0.conv1.kernel_size == (7, 7) and plain.layer0.conv1.padding == (3, 3)
-    deep = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1], inplanes=128, input_3x3=True)
+    deep = SENet(NUM_CLASSES, "softmax", SEResNetBottleneck, [1, 1, 1, 1])  # the defaults: SENet-154's stem
+    assert deep.layer1[0].downsample[0].kernel_size == (3, 3) and deep.layer1[0].downsample[0].padding == (
+        1,
+        1,
+    )
     names = [n for n, _ in deep.layer0.named_children()]
     assert names == ["conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "conv3", "bn3", "relu3", "pool"]
     assert [deep.layer0[i].stride for i in (0, 3, 6)] == [(2, 2), (1, 1), (1, 1)]

@@ -134,9 +134,10 @@ class SENet(ResStagesReIDModel):
         block: :class:`SEResNetBottleneck`, :class:`SEResNeXtBottleneck` or :class:`SEBottleneck` (SENet-154).
         groups: cardinality of the 3x3 convs (1 for SE-ResNet).
         reduction: SE reduction ratio.
-        base_width: ResNeXt width per group.
-        inplanes, input_3x3: stem width, and three 3x3 stem convs instead of one 7x7 (SENet-154).
-        downsample_kernel_size, downsample_padding: the projection shortcuts' conv (3 and 1 in SENet-154).
+        dropout_p, inplanes, input_3x3, downsample_kernel_size, downsample_padding: fc dropout, stem width, three
+            3x3 stem convs instead of one 7x7, and the projection shortcuts' conv; the defaults are SENet-154's (the
+            original's signature, positional order included), the SE-ResNet factories pass None, 64, False, 1, 0.
+        base_width: ResNeXt width per group (``None``: the block's own default, 4 for ``SEResNeXtBottleneck``).
     """
 
     def __init__(
@@ -147,14 +148,14 @@ class SENet(ResStagesReIDModel):
         layers: Sequence[int],
         groups: int = 1,
         reduction: int = 16,
-        base_width: int = 64,
+        dropout_p: float | None = 0.2,
+        inplanes: int = 128,
+        input_3x3: bool = True,
+        downsample_kernel_size: int = 3,
+        downsample_padding: int = 1,
         last_stride: int = 2,
         fc_dims: Sequence[int] | None = None,
-        dropout_p: float | None = None,
-        inplanes: int = 64,
-        input_3x3: bool = False,
-        downsample_kernel_size: int = 1,
-        downsample_padding: int = 0,
+        base_width: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
@@ -196,11 +197,20 @@ def _variant(
 
 # The registered variants (factories ``name(num_classes, loss='softmax', pretrained=True, **kwargs)``): name, block,
 # blocks per stage, feature size, ImageNet weights, defaults the caller may override.
-_RESNEXT = {"groups": 32, "base_width": 4}
+# SE-ResNet / SE-ResNeXt: a 7x7 stem of 64 channels, 1x1 projection shortcuts, no dropout (the SENet defaults are
+# SENet-154's, as in the original).
+_SE_RESNET = {
+    "dropout_p": None,
+    "inplanes": 64,
+    "input_3x3": False,
+    "downsample_kernel_size": 1,
+    "downsample_padding": 0,
+}
+_RESNEXT = {**_SE_RESNET, "groups": 32, "base_width": 4}
 # fmt: off
-se_resnet50 = _variant("se_resnet50", SEResNetBottleneck, [3, 4, 6, 3])
-se_resnet50_fc512 = _variant("se_resnet50_fc512", SEResNetBottleneck, [3, 4, 6, 3], 512, "se_resnet50", last_stride=1, fc_dims=[512])
-se_resnet101 = _variant("se_resnet101", SEResNetBottleneck, [3, 4, 23, 3])
+se_resnet50 = _variant("se_resnet50", SEResNetBottleneck, [3, 4, 6, 3], **_SE_RESNET)
+se_resnet50_fc512 = _variant("se_resnet50_fc512", SEResNetBottleneck, [3, 4, 6, 3], 512, "se_resnet50", **_SE_RESNET, last_stride=1, fc_dims=[512])
+se_resnet101 = _variant("se_resnet101", SEResNetBottleneck, [3, 4, 23, 3], **_SE_RESNET)
 se_resnext50_32x4d = _variant("se_resnext50_32x4d", SEResNeXtBottleneck, [3, 4, 6, 3], **_RESNEXT)
 se_resnext101_32x4d = _variant("se_resnext101_32x4d", SEResNeXtBottleneck, [3, 4, 23, 3], **_RESNEXT)
 # fmt: on
@@ -240,9 +250,7 @@ def senet154(num_classes: int, loss: str = "softmax", pretrained: bool = True, *
 def se_resnet152(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs: Any) -> SENet:
     """SE-ResNet-152 (ImageNet weights of ``pretrainedmodels``)."""
     kwargs.pop("use_gpu", None)
-    model = SENet(
-        num_classes=num_classes, loss=loss, block=SEResNetBottleneck, layers=[3, 8, 36, 3], **kwargs
-    )
+    model = SENet(num_classes, loss, SEResNetBottleneck, [3, 8, 36, 3], **{**_SE_RESNET, **kwargs})
     if pretrained:
         init_pretrained_weights(model, pretrained_settings["se_resnet152"]["imagenet"]["url"])
     return model
